@@ -1,0 +1,52 @@
+# The README's commands. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# ansible-lint and ansible-playbook find their siblings (ansible-galaxy, ...) on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: venv test lint unit bench bench-loopback lab-up lab-down lock clean
+
+venv: $(STAMP)
+
+# Everything pinned: direct dependencies in pyproject.toml, the whole tree in constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[controller,server,dev]'
+	touch $@
+
+# Rewrite constraints.txt from what is installed (after changing a pin in pyproject.toml).
+lock:
+	$(BIN)/pip freeze --exclude-editable | sort > constraints.txt
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+
+test: lint
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m 'not lab'
+
+# Every implementation and a redis-server on loopback, interleaved; prints the table.
+bench-loopback: venv
+	$(BIN)/python -m servers.loopback_bench $(ARGS)
+
+bench: venv
+	@echo "make bench: the lab benchmark lands with the run issue (#5); see README" >&2
+	@exit 2
+
+# The built-in lab: two systemd-nspawn hosts on this machine (inventory/local).
+lab-up: venv
+	$(BIN)/ansible-playbook playbooks/lab-up.yml $(ARGS)
+
+lab-down: venv
+	$(BIN)/ansible-playbook playbooks/lab-down.yml $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
