@@ -1,0 +1,120 @@
+"""python -m servers --list | --impl NAME --bind ADDR --port PORT [--requirepass SECRET]
+
+Serves until SIGTERM or SIGINT, then exits 0. Runs on Python 3.9 (Debian's PyPy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+
+from servers import registry, runtime
+from servers.commands import ServerState
+
+EXIT_USAGE = 2
+
+
+def list_implementations(as_json: bool) -> None:
+    interpreter = registry.current_interpreter()
+    rows = []
+    for impl in registry.IMPLEMENTATIONS.values():
+        rows.append(
+            {
+                "name": impl.name,
+                "interpreters": list(impl.interpreters),
+                "packages": list(impl.packages),
+                "description": impl.description,
+                "runs_here": impl.unsupported_reason(interpreter) is None
+                and not impl.missing_packages(),
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['name']}\tinterpreters={','.join(row['interpreters'])}\t{row['description']}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m servers", description="wirebench's Redis-protocol servers"
+    )
+    parser.add_argument("--list", action="store_true", help="list the implementations and exit")
+    parser.add_argument("--json", action="store_true", help="with --list: machine-readable")
+    parser.add_argument("--impl", help="implementation to run (see --list)")
+    parser.add_argument("--bind", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=6380, help="TCP port (0: pick a free one)")
+    parser.add_argument(
+        "--requirepass",
+        default=os.environ.get("WIREBENCH_REQUIREPASS") or None,
+        help="require AUTH with this password (default: $WIREBENCH_REQUIREPASS)",
+    )
+    parser.add_argument("--maxclients", type=int, default=10000, help="as redis (10000)")
+    parser.add_argument("--debug", action="store_true", help="log every disconnect and error")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        list_implementations(args.json)
+        return 0
+    if not args.impl:
+        print("python -m servers: --impl NAME is required (or --list)", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        impl = registry.get(args.impl)
+    except KeyError as exc:
+        print(f"python -m servers: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    reason = impl.unsupported_reason(registry.current_interpreter())
+    if reason:
+        print(f"python -m servers: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    missing = impl.missing_packages()
+    if missing:
+        print(
+            f"python -m servers: implementation {impl.name!r} needs {', '.join(missing)}, "
+            f"which {sys.executable} cannot import",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    options = runtime.Options(
+        implementation=impl.name,
+        variant=impl.variant,
+        bind=args.bind,
+        port=args.port,
+        requirepass=args.requirepass,
+        max_clients=args.maxclients,
+    )
+    try:
+        sock = runtime.listen(options.bind, options.port)
+    except OSError as exc:
+        print(
+            f"python -m servers: cannot listen on {options.bind}:{options.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    runtime.raise_open_files_limit(options.max_clients)
+    state = ServerState(
+        impl.name,
+        password=options.requirepass,
+        max_clients=options.max_clients,
+        port=sock.getsockname()[1],
+    )
+    module = importlib.import_module(f"servers.{impl.module}")
+    runtime.announce(options, sock, impl.packages)
+    module.serve(options, sock, state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

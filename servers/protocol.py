@@ -1,0 +1,275 @@
+"""The one RESP request parser and the reply encoders every implementation shares.
+
+The parser follows redis-server's own (src/networking.c, processInlineBuffer and
+processMultibulkBuffer): the same limits, the same error wording, and the same leniency
+(inline commands may end in a bare LF; the two bytes after a bulk payload are skipped, not
+checked). It is pure Python so that it runs unchanged on every interpreter (PyPy included),
+and is written for the hot path: one ``bytes.find`` per line, no regular expressions.
+
+Runs on Python 3.9 (Debian's PyPy): no match statements, no ``X | Y`` at runtime.
+"""
+
+from __future__ import annotations
+
+# Limits as redis-server 7 sets them (server.h, config.c).
+INLINE_MAX_SIZE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
+MAX_BULK_LEN = 512 * 1024 * 1024  # proto-max-bulk-len
+MAX_MULTIBULK_LEN = 2**31 - 1  # INT_MAX
+MAX_QUERY_BUFFER = 1024 * 1024 * 1024  # client-query-buffer-limit
+# Before AUTH, redis refuses large requests so that an unauthenticated client cannot make
+# it allocate much (networking.c: "unauthenticated multibulk/bulk length").
+UNAUTH_MAX_MULTIBULK_LEN = 10
+UNAUTH_MAX_BULK_LEN = 16384
+
+OK = b"+OK\r\n"
+PONG = b"+PONG\r\n"
+NULL_BULK = b"$-1\r\n"
+NULL_ARRAY = b"*-1\r\n"
+EMPTY_ARRAY = b"*0\r\n"
+ZERO = b":0\r\n"
+ONE = b":1\r\n"
+
+
+class ProtocolError(Exception):
+    """A request redis-server would reject with ``-ERR Protocol error: ...`` and a close."""
+
+    def reply(self) -> bytes:
+        return error("ERR Protocol error: " + str(self))
+
+
+class QueryBufferOverflow(Exception):
+    """The client sent more unparsed bytes than the limit: redis closes without a reply."""
+
+
+def error(message: str) -> bytes:
+    """An error reply; client bytes in the message are carried as latin-1 (byte for byte).
+
+    Like redis's addReplyErrorFormat, CR and LF become spaces so the reply stays one line.
+    """
+    return b"-" + message.replace("\r", " ").replace("\n", " ").encode("latin-1") + b"\r\n"
+
+
+def bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def bulk_or_null(value: bytes | None) -> bytes:
+    if value is None:
+        return NULL_BULK
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def integer(value: int) -> bytes:
+    return b":%d\r\n" % value
+
+
+def simple(value: str) -> bytes:
+    return b"+" + value.encode() + b"\r\n"
+
+
+def array(items) -> bytes:
+    """An array of bulk strings (``None`` items become null bulks)."""
+    parts = [b"*%d\r\n" % len(items)]
+    for item in items:
+        if item is None:
+            parts.append(NULL_BULK)
+        else:
+            parts.append(b"$%d\r\n%s\r\n" % (len(item), item))
+    return b"".join(parts)
+
+
+def _parse_length(line: bytes) -> int | None:
+    """redis's string2ll: optional '-', digits only, no spaces or '+'; None if not that."""
+    if not line or len(line) > 20:
+        return None
+    digits = line[1:] if line[:1] == b"-" else line
+    if not digits.isdigit() or (len(digits) > 1 and digits[:1] == b"0"):
+        return None
+    return int(line)
+
+
+def split_inline(line: bytes) -> list[bytes] | None:
+    """Split an inline command like redis's sdssplitargs; None on unbalanced quotes.
+
+    Handles "double quotes" with \\n \\r \\t \\b \\a \\\\ \\" and \\xHH escapes,
+    'single quotes' with \\' only, and requires a space (or the end) after a closing quote.
+    """
+    if b'"' not in line and b"'" not in line:
+        return line.split()
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \n\r\t\v\f":
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_double = in_single = False
+        while True:
+            if in_double:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _is_hex_pair(line, i + 2):
+                    current.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 0x5C and i + 1 < n:
+                    i += 1
+                    current.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 0x22:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    in_double = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_single:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                    i += 1
+                    current.append(0x27)
+                elif c == 0x27:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    in_single = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in b" \n\r\t\v\f\x00":
+                    break
+                if c == 0x22:
+                    in_double = True
+                elif c == 0x27:
+                    in_single = True
+                else:
+                    current.append(c)
+            i += 1
+        args.append(bytes(current))
+
+
+_ESCAPES = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _is_hex_pair(line: bytes, i: int) -> bool:
+    return line[i] in _HEX and line[i + 1] in _HEX
+
+
+class RequestParser:
+    """Incremental parser: ``feed`` bytes, then call ``next_command`` until it returns None.
+
+    ``authenticated`` is read on every request so that the tighter pre-AUTH limits apply
+    exactly until the AUTH that lifts them, as in redis.
+    """
+
+    __slots__ = ("_buffer", "_pos", "authenticated", "max_bulk_len", "max_query_buffer")
+
+    def __init__(
+        self,
+        authenticated: bool = True,
+        max_bulk_len: int = MAX_BULK_LEN,
+        max_query_buffer: int = MAX_QUERY_BUFFER,
+    ) -> None:
+        self._buffer = b""
+        self._pos = 0
+        self.authenticated = authenticated
+        self.max_bulk_len = max_bulk_len
+        self.max_query_buffer = max_query_buffer
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            self._buffer = self._buffer[self._pos :] + data
+            self._pos = 0
+        elif self._buffer:
+            self._buffer += data
+        else:
+            self._buffer = data
+        if len(self._buffer) > self.max_query_buffer:
+            raise QueryBufferOverflow(
+                f"query buffer of {len(self._buffer)} bytes exceeds {self.max_query_buffer}"
+            )
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete request."""
+        return len(self._buffer) - self._pos
+
+    def next_command(self) -> list[bytes] | None:
+        """The next complete request's arguments, or None if more bytes are needed.
+
+        Empty requests (a blank inline line, ``*0``, ``*-1``) are skipped as redis does.
+        Raises ProtocolError on a malformed request; the caller replies and closes.
+        """
+        while True:
+            buffer, pos = self._buffer, self._pos
+            if pos >= len(buffer):
+                return None
+            if buffer[pos] == 0x2A:  # '*'
+                command = self._multibulk(buffer, pos)
+            else:
+                command = self._inline(buffer, pos)
+            if command is None or command:
+                return command
+
+    def _inline(self, buffer: bytes, pos: int) -> list[bytes] | None:
+        end = buffer.find(b"\n", pos)
+        if end < 0:
+            if len(buffer) - pos > INLINE_MAX_SIZE:
+                raise ProtocolError("too big inline request")
+            return None
+        line = buffer[pos : end - 1] if end > pos and buffer[end - 1] == 0x0D else buffer[pos:end]
+        args = split_inline(line)
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        self._pos = end + 1
+        return args
+
+    def _multibulk(self, buffer: bytes, pos: int) -> list[bytes] | None:
+        end = buffer.find(b"\r\n", pos)
+        if end < 0:
+            if len(buffer) - pos > INLINE_MAX_SIZE:
+                raise ProtocolError("too big mbulk count string")
+            return None
+        count = _parse_length(buffer[pos + 1 : end])
+        if count is None or count > MAX_MULTIBULK_LEN:
+            raise ProtocolError("invalid multibulk length")
+        if not self.authenticated and count > UNAUTH_MAX_MULTIBULK_LEN:
+            raise ProtocolError("unauthenticated multibulk length")
+        pos = end + 2
+        if count <= 0:
+            self._pos = pos
+            return []
+        args = []
+        append = args.append
+        size = len(buffer)
+        bulk_limit = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK_LEN
+        for _ in range(count):
+            if pos >= size:
+                return None
+            end = buffer.find(b"\r\n", pos)
+            if end < 0:
+                if size - pos > INLINE_MAX_SIZE:
+                    raise ProtocolError("too big bulk count string")
+                return None
+            if buffer[pos] != 0x24:  # '$'
+                raise ProtocolError(f"expected '$', got '{buffer[pos]:c}'")
+            length = _parse_length(buffer[pos + 1 : end])
+            if length is None or length < 0 or length > self.max_bulk_len:
+                raise ProtocolError("invalid bulk length")
+            if length > bulk_limit:
+                raise ProtocolError("unauthenticated bulk length")
+            start = end + 2
+            pos = start + length + 2  # redis skips the CRLF after the payload unchecked
+            if pos > size:
+                return None
+            append(buffer[start : start + length])
+        self._pos = pos
+        return args
