@@ -1,0 +1,312 @@
+#!/usr/bin/python
+"""Boot (or stop) a systemd-nspawn container as a detached lab host, and wait until it is up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+
+DOCUMENTATION = r"""
+---
+module: local_lab_nspawn
+short_description: Run a lab host as a detached systemd-nspawn container
+description:
+  - With O(state=started), boots O(directory) with C(systemd-nspawn --boot) in the network
+    namespace O(netns), pinned to O(cpu), detached from Ansible (own session, stdin from
+    /dev/null, console output to O(log)). Then waits until the host's sshd answers on
+    O(address) and its systemd has finished booting; fails with the tail of the boot log when
+    that takes longer than O(timeout) seconds.
+  - A container already running from O(directory) with the same command line is left alone
+    (C(changed=false)); one running with a different command line is restarted.
+  - With O(state=stopped), sends SIGTERM to every container whose directory is O(directory)
+    or lies below it, and waits for them to end (SIGKILL after O(timeout) seconds).
+  - Containers are found by their command line in /proc, so no pid file can go stale.
+options:
+  state:
+    description: Whether the container should run.
+    type: str
+    choices: [started, stopped]
+    default: started
+  name:
+    description: Machine name (becomes the host name).
+    type: str
+  directory:
+    description: Root directory of the container (for O(state=stopped), a directory tree).
+    type: path
+    required: true
+  netns:
+    description: Name of the network namespace (under /run/netns) the container joins.
+    type: str
+  cpu:
+    description: CPU list the container is pinned to, as for C(--cpu-affinity).
+    type: str
+  log:
+    description: File that receives the container's console output (truncated at each boot).
+    type: path
+  address:
+    description: Address on which the host's sshd must answer before the host counts as up.
+    type: str
+  port:
+    description: sshd port.
+    type: int
+    default: 22
+  timeout:
+    description: Seconds to wait for boot (or for shutdown).
+    type: int
+    default: 60
+  restart:
+    description: Restart the container if it is running (its files changed).
+    type: bool
+    default: false
+  extra_args:
+    description: More systemd-nspawn arguments.
+    type: list
+    elements: str
+    default: []
+author: wirebench
+"""
+
+RETURN = r"""
+pid:
+  description: PID of the systemd-nspawn process.
+  type: int
+  returned: when state=started
+system_state:
+  description: Output of C(systemctl is-system-running) inside the host.
+  type: str
+  returned: when state=started
+failed_units:
+  description: Units that failed inside the host (when it is degraded).
+  type: list
+  returned: when state=started
+stopped:
+  description: PIDs of the containers that were stopped.
+  type: list
+  returned: when state=stopped
+"""
+
+NSPAWN = "systemd-nspawn"
+BOOTING_STATES = {"initializing", "starting", ""}
+
+
+def build_argv(name, directory, netns, cpu, extra_args=()):
+    return [
+        NSPAWN,
+        "--boot",
+        "--keep-unit",
+        "--register=no",
+        "--link-journal=no",
+        "--console=read-only",
+        f"--machine={name}",
+        f"--directory={directory}",
+        f"--network-namespace-path=/run/netns/{netns}",
+        f"--cpu-affinity={cpu}",
+        *extra_args,
+    ]
+
+
+def read_cmdline(pid, proc="/proc"):
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def container_directory(argv):
+    """The --directory of an nspawn command line, or None if argv is not systemd-nspawn."""
+    if not argv or os.path.basename(argv[0]) != NSPAWN:
+        return None
+    for arg in argv[1:]:
+        if arg.startswith("--directory="):
+            return os.path.normpath(arg.split("=", 1)[1])
+    return None
+
+
+def find_containers(directory, tree=False, proc="/proc"):
+    """{pid: argv} of the nspawn processes running `directory` (or anything below it)."""
+    directory = os.path.normpath(directory)
+    found = {}
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        argv = read_cmdline(entry, proc)
+        target = container_directory(argv)
+        if target is None:
+            continue
+        if target == directory or (tree and target.startswith(directory + os.sep)):
+            found[int(entry)] = argv
+    # nspawn forks helpers with the same command line: keep the outermost process.
+    return {pid: argv for pid, argv in found.items() if parent_pid(pid, proc) not in found}
+
+
+def parent_pid(pid, proc="/proc"):
+    try:
+        with open(f"{proc}/{pid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def alive(pid, proc="/proc"):
+    """True while pid exists and is not a zombie (nobody may reap an orphaned nspawn)."""
+    try:
+        with open(f"{proc}/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()[-65536:].decode(errors="replace")
+    except OSError as exc:
+        return f"(no boot log: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def ssh_banner(address, port, timeout=1.0):
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            return conn.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def container_init(pid, proc="/proc"):
+    """PID of the container's init: the child of the nspawn process."""
+    try:
+        with open(f"{proc}/{pid}/task/{pid}/children") as handle:
+            children = handle.read().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def in_container(pid, argv):
+    init = container_init(pid)
+    if init is None:
+        return 1, ""
+    command = ["nsenter", f"--target={init}", "--mount", "--uts", "--ipc", "--pid", "--", *argv]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    return done.returncode, done.stdout.strip()
+
+
+def stop(pids, timeout):
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def start(argv, log):
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return process.pid
+
+
+def wait_until_up(pid, address, port, timeout):
+    """(ok, system_state, reason)."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return False, state, "systemd-nspawn exited"
+        if ssh_banner(address, port):
+            _rc, state = in_container(pid, ["systemctl", "is-system-running"])
+            if state not in BOOTING_STATES:
+                return True, state, ""
+        time.sleep(0.5)
+    return False, state, f"not up within {timeout} s (sshd on {address}:{port}, systemd: {state!r})"
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule
+
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
+            "name": {"type": "str"},
+            "directory": {"type": "path", "required": True},
+            "netns": {"type": "str"},
+            "cpu": {"type": "str"},
+            "log": {"type": "path"},
+            "address": {"type": "str"},
+            "port": {"type": "int", "default": 22},
+            "timeout": {"type": "int", "default": 60},
+            "restart": {"type": "bool", "default": False},
+            "extra_args": {"type": "list", "elements": "str", "default": []},
+        },
+        required_if=[("state", "started", ["name", "netns", "cpu", "log", "address"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if os.geteuid() != 0:
+        module.fail_json(msg="lab hosts need root (run lab-up as root)")
+
+    if p["state"] == "stopped":
+        running = find_containers(p["directory"], tree=True)
+        if running and not module.check_mode:
+            stop(list(running), p["timeout"])
+        module.exit_json(changed=bool(running), stopped=sorted(running))
+
+    argv = build_argv(p["name"], p["directory"], p["netns"], p["cpu"], p["extra_args"])
+    running = find_containers(p["directory"])
+    changed = False
+    if p["restart"] or len(running) != 1 or next(iter(running.values())) != argv:
+        changed = True
+        if module.check_mode:
+            module.exit_json(changed=True, argv=argv)
+        if running:
+            stop(list(running), p["timeout"])
+        if not os.path.exists(f"/run/netns/{p['netns']}"):
+            module.fail_json(msg=f"network namespace {p['netns']} does not exist")
+        pid = start(argv, p["log"])
+    else:
+        pid = next(iter(running))
+
+    ok, state, reason = wait_until_up(pid, p["address"], p["port"], p["timeout"])
+    if not ok:
+        if changed:
+            stop([pid], 10)
+        module.fail_json(
+            msg=f"lab host {p['name']} did not come up: {reason}. "
+            f"Last lines of its boot log {p['log']}:\n{tail(p['log'])}",
+            argv=argv,
+        )
+    failed_units = []
+    if state != "running":
+        _rc, out = in_container(
+            pid, ["systemctl", "list-units", "--failed", "--plain", "--no-legend"]
+        )
+        failed_units = [line.split()[0] for line in out.splitlines() if line.strip()]
+    module.exit_json(
+        changed=changed, pid=pid, argv=argv, system_state=state, failed_units=failed_units
+    )
+
+
+if __name__ == "__main__":
+    main()
