@@ -1,0 +1,118 @@
+"""Helpers of the lab tests: run the lab playbooks, reach the hosts over ssh like Ansible does."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+LAB_DIR = ROOT / ".lab"
+INVENTORY = ROOT / "inventory" / "local"
+RECAP = re.compile(
+    r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
+)
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    cpu: int
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    returncode: int
+    output: str
+    seconds: float
+
+    def recap(self):
+        """{host: {ok, changed, unreachable, failed}} from the PLAY RECAP."""
+        return {
+            host: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, numbers)))
+            for host, *numbers in RECAP.findall(self.output)
+        }
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    return env
+
+
+def run_playbook(name, *args, timeout=1200):
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), f"playbooks/{name}.yml", *args],
+        cwd=ROOT,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    run = PlaybookRun(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
+    print(f"{name} took {run.seconds:.1f} s")
+    return run
+
+
+def inventory_hosts():
+    """The hosts inventory/local describes, with the CPU each is pinned to."""
+    data = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
+    return [
+        Host(name, spec["ansible_host"], int(spec["lab_cpu"]))
+        for group in data.values()
+        for name, spec in group["hosts"].items()
+    ]
+
+
+def ssh(host, command, known_hosts=LAB_DIR / "known_hosts", timeout=60):
+    """Run `command` on a lab host as Ansible would reach it (key login, host key checked)."""
+    argv = [
+        "ssh",
+        "-i",
+        str(LAB_DIR / "id_ed25519"),
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        f"root@{host.address}",
+        command,
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def lab_processes():
+    """PIDs of live systemd-nspawn processes running a lab host directory."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if (
+            state != "Z"
+            and os.path.basename(argv[0]) == b"systemd-nspawn"
+            and any(arg.startswith(b"--directory=/var/lib/wirebench-lab/") for arg in argv)
+        ):
+            found.append(int(entry))
+    return found
