@@ -1,0 +1,11 @@
+"""The plugins are plain Python files in plugins/modules and plugins/filter: import them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+for folder in ("modules", "filter"):
+    if str(PLUGINS / folder) not in sys.path:
+        sys.path.insert(0, str(PLUGINS / folder))
