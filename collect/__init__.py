@@ -1,0 +1,1 @@
+"""Turn raw redis-benchmark results into numbers with their conditions."""

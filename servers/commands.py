@@ -235,17 +235,29 @@ class Session:
         After it returns with ``closing`` set, the caller writes the replies and closes.
         """
         replies: list[bytes] = []
+        append = replies.append
         parser = self.parser
-        execute = self.execute
+        table = COMMANDS
         try:
             parser.feed(data)
             while not self.closing:
-                argv = parser.next_command()
-                if argv is None:
+                commands = parser.next_commands()
+                if not commands:
                     break
-                replies.append(execute(argv))
+                for argv in commands:
+                    # Hot path, inlined from execute(): a known command at its exact arity.
+                    entry = table.get(argv[0])
+                    if entry is not None and entry[1] == len(argv) and self.authenticated:
+                        try:
+                            append(entry[0](self, argv))
+                        except CommandError as exc:
+                            append(exc.reply)
+                    else:
+                        append(self.execute(argv))
+                    if self.closing:
+                        break
         except protocol.ProtocolError as exc:
-            replies.append(exc.reply())
+            append(exc.reply())
             self.closing = True
         except protocol.QueryBufferOverflow:
             self.closing = True  # redis closes such a client without a reply

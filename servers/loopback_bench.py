@@ -1,0 +1,321 @@
+"""Loopback benchmark for developing the servers: every implementation next to redis-server.
+
+    python -m servers.loopback_bench [--repetitions 3] [--impls a,b] [--json FILE]
+
+Each repetition starts every target afresh (in a rotated order, so no implementation
+always runs first or last), preloads the keyspace so GETs hit, warms up, then measures
+``redis-benchmark -t get -c 50`` without pipelining and with ``-P 16``. It prints the
+median requests/s, the min-max range, the share of redis-server's median, and how busy the
+server and the client were: when redis-benchmark uses ~100% of a core, the number
+describes the client, not the server (CLIENT-BOUND).
+
+Traffic goes to 127.0.0.1 only; every redis-benchmark run is bounded by -n and a timeout.
+This is a developer's tool, not the lab benchmark (that is ``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from collect import redis_benchmark
+from collect.stats import summarize
+from servers import registry
+
+HOST = "127.0.0.1"
+REFERENCE = "redis"
+START_TIMEOUT = 10.0
+CLIENT_BOUND_SHARE = 0.9  # client CPU over elapsed time above which the client is the limit
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    pipeline: int
+    requests: int
+
+
+@dataclass
+class Sample:
+    target: str
+    workload: str
+    repetition: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    elapsed_s: float
+    server_cpu_s: float
+    client_cpu_s: float
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (works where cgroup accounting does not)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name (field 2) may hold spaces; the fields after ')' are fixed.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def request(port: int, payload: bytes, expect_bytes: int, timeout: float = 10.0) -> bytes:
+    """Send raw RESP and read until ``expect_bytes`` bytes of reply arrived."""
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        received = bytearray()
+        while len(received) < expect_bytes:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+        return bytes(received)
+
+
+def wait_until_answering(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"server exited with {process.returncode} before answering")
+        try:
+            if request(port, b"PING\r\n", 7, timeout=1.0) == b"+PONG\r\n":
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"server on port {port} did not answer PING within {START_TIMEOUT}s")
+
+
+def start_target(name: str) -> tuple[subprocess.Popen, int]:
+    if name == REFERENCE:
+        port = free_port()
+        argv = [
+            "redis-server", "--bind", HOST, "--port", str(port),
+            "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+        ]  # fmt: skip
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        argv = [sys.executable, "-m", "servers", "--impl", name, "--bind", HOST, "--port", "0"]
+        process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        line = process.stderr.readline()
+        match = re.search(r"listening=[^ ]*:(\d+)", line)
+        if not match:
+            process.kill()
+            raise BenchError(f"{name} did not start: {line.strip() or 'no output'}")
+        port = int(match.group(1))
+    wait_until_answering(port, process)
+    return process, port
+
+
+def stop_target(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def key_name(index: int) -> bytes:
+    # redis-benchmark replaces __rand_int__ with 12 zero-padded digits.
+    return b"key:%012d" % index
+
+
+def preload(port: int, keyspace: int, data_size: int, batch: int = 1000) -> None:
+    """SET every key redis-benchmark's -r KEYSPACE can ask for, then check one round trip."""
+    value = b"x" * data_size
+    commands = []
+    for first in range(0, keyspace, batch):
+        keys = range(first, min(first + batch, keyspace))
+        parts = [b"*%d\r\n$4\r\nMSET\r\n" % (1 + 2 * len(keys))]
+        for index in keys:
+            key = key_name(index)
+            parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
+        commands.append(b"".join(parts))
+    replies = request(port, b"".join(commands), 5 * len(commands), timeout=60)
+    if replies != b"+OK\r\n" * len(commands):
+        raise BenchError(f"preload failed: {replies[:80]!r}")
+    probe = key_name(keyspace - 1)
+    check = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n*1\r\n$6\r\nDBSIZE\r\n" % (len(probe), probe)
+    expected = b"$%d\r\n%s\r\n:%d\r\n" % (len(value), value, keyspace)
+    got = request(port, check, len(expected))
+    if got != expected:
+        raise BenchError(f"preload check failed: expected {expected!r}, got {got!r}")
+
+
+def run_redis_benchmark(
+    port: int, workload: Workload, requests: int, args: argparse.Namespace, pid: int
+) -> Sample:
+    argv = [
+        "redis-benchmark", "-h", HOST, "-p", str(port), "-t", "get",
+        "-c", str(args.clients), "-n", str(requests), "-r", str(args.keyspace),
+        "-d", str(args.data_size), "-P", str(workload.pipeline), "--csv",
+    ]  # fmt: skip
+    server_before = process_cpu_seconds(pid)
+    client_before = children_cpu_seconds()
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=args.timeout)
+    elapsed = time.monotonic() - started
+    client_cpu = children_cpu_seconds() - client_before
+    server_cpu = process_cpu_seconds(pid) - server_before
+    if result.returncode != 0:
+        raise BenchError(
+            f"redis-benchmark exited {result.returncode}: {result.stderr.strip()[-300:]}"
+        )
+    row = redis_benchmark.parse_csv(result.stdout).row("GET")
+    if not row.usable:
+        raise BenchError(f"redis-benchmark gave no usable GET rate: {', '.join(row.problems)}")
+    return Sample(
+        target="",
+        workload=workload.name,
+        repetition=0,
+        rps=row.metrics["rps"],
+        p50_ms=row.metrics["p50_latency_ms"],
+        p99_ms=row.metrics["p99_latency_ms"],
+        elapsed_s=elapsed,
+        server_cpu_s=server_cpu,
+        client_cpu_s=client_cpu,
+    )
+
+
+def measure_target(
+    name: str, repetition: int, workloads: list[Workload], args: argparse.Namespace
+) -> list[Sample]:
+    process, port = start_target(name)
+    try:
+        preload(port, args.keyspace, args.data_size)
+        samples = []
+        for workload in workloads:
+            warmup = max(workload.requests // 10, 1000)
+            run_redis_benchmark(port, workload, warmup, args, process.pid)  # discarded
+            sample = run_redis_benchmark(port, workload, workload.requests, args, process.pid)
+            sample.target, sample.repetition = name, repetition
+            samples.append(sample)
+            print(
+                f"  rep {repetition + 1}: {name:<17} {workload.name:<8} {sample.rps:>12,.0f} rps",
+                file=sys.stderr,
+                flush=True,
+            )
+        return samples
+    finally:
+        stop_target(process)
+
+
+def rotated(items: list[str], by: int) -> list[str]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def format_table(samples: list[Sample], targets: list[str], workloads: list[Workload]) -> str:
+    header = (
+        f"{'implementation':<17} {'workload':<8} {'median rps':>11} {'min-max':>19} "
+        f"{'% redis':>7} {'cv':>5} {'server cpu':>10} {'client cpu':>10}  flags"
+    )
+    lines = [header, "-" * len(header)]
+    for workload in workloads:
+        of_workload = [s for s in samples if s.workload == workload.name]
+        reference = [s.rps for s in of_workload if s.target == REFERENCE]
+        reference_median = summarize(reference).median if reference else None
+        for target in targets:
+            mine = [s for s in of_workload if s.target == target]
+            if not mine:
+                lines.append(f"{target:<17} {workload.name:<8} {'no samples':>11}")
+                continue
+            rps = summarize([s.rps for s in mine])
+            server_share = sum(s.server_cpu_s for s in mine) / sum(s.elapsed_s for s in mine)
+            client_share = sum(s.client_cpu_s for s in mine) / sum(s.elapsed_s for s in mine)
+            share = f"{100 * rps.median / reference_median:.0f}%" if reference_median else "-"
+            flags = "CLIENT-BOUND" if client_share >= CLIENT_BOUND_SHARE else ""
+            lines.append(
+                f"{target:<17} {workload.name:<8} {rps.median:>11,.0f} "
+                f"{f'{rps.minimum:,.0f}-{rps.maximum:,.0f}':>19} {share:>7} "
+                f"{100 * rps.cv:>4.0f}% {100 * server_share:>9.0f}% {100 * client_share:>9.0f}%"
+                f"  {flags}"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m servers.loopback_bench", description=__doc__)
+    parser.add_argument("--impls", help="comma-separated implementations (default: all)")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=100_000, help="-n without pipelining")
+    parser.add_argument("--pipelined-requests", type=int, default=500_000, help="-n with -P 16")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--keyspace", type=int, default=100_000, help="-r, all keys preloaded")
+    parser.add_argument("--data-size", type=int, default=3, help="value size in bytes")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per redis-benchmark run")
+    parser.add_argument("--json", help="also write every sample and the conditions here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for tool in ("redis-server", "redis-benchmark"):
+        if shutil.which(tool) is None:
+            print(f"loopback_bench: {tool} not found (apt install redis-server redis-tools)")
+            return 2
+    impls = args.impls.split(",") if args.impls else list(registry.IMPLEMENTATIONS)
+    for name in impls:
+        try:
+            registry.get(name)
+        except KeyError as exc:
+            print(f"loopback_bench: {exc.args[0]}", file=sys.stderr)
+            return 2
+    targets = [REFERENCE, *impls]
+    workloads = [
+        Workload("get", 1, args.requests),
+        Workload("get-P16", 16, args.pipelined_requests),
+    ]
+    samples: list[Sample] = []
+    failures = []
+    for repetition in range(args.repetitions):
+        for target in rotated(targets, repetition):
+            try:
+                samples += measure_target(target, repetition, workloads, args)
+            except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
+                failures.append(f"{target} rep {repetition + 1}: {exc}")
+                print(f"  FAILED {failures[-1]}", file=sys.stderr)
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"\nloopback {HOST}, {os.cpu_count()} CPUs, {args.repetitions} interleaved repetitions, "
+        f"-c {args.clients} -r {args.keyspace} (preloaded: GETs hit) -d {args.data_size}, "
+        f"-n {args.requests} / -P 16 -n {args.pipelined_requests}\n"
+        f"python {sys.version.split()[0]}; {redis_version}\n"
+    )
+    print(format_table(samples, targets, workloads))
+    for failure in failures:
+        print(f"FAILED {failure}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(
+                {"conditions": vars(args), "samples": [asdict(s) for s in samples]}, out, indent=1
+            )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
