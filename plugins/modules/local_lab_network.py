@@ -65,9 +65,10 @@ IP = "ip"
 class Network:
     """Reads the live state with `ip -j` and runs (or records) the commands that converge it."""
 
-    def __init__(self, run, check_mode=False):
+    def __init__(self, run, check_mode=False, netns_dir="/run/netns"):
         self._run = run  # run(argv) -> (rc, stdout, stderr)
         self.check_mode = check_mode
+        self.netns_dir = netns_dir
         self.actions = []
 
     # -- observation -------------------------------------------------------------------------
@@ -86,7 +87,11 @@ class Network:
         return self._json([IP, "-j", "-d", "link", "show"]) or []
 
     def netns_names(self):
-        return [entry["name"] for entry in self._json([IP, "-j", "netns", "list"]) or []]
+        """Namespaces `ip netns` knows, and files left in its directory (maybe stale)."""
+        names = {entry["name"] for entry in self._json([IP, "-j", "netns", "list"]) or []}
+        if os.path.isdir(self.netns_dir):
+            names.update(os.listdir(self.netns_dir))
+        return sorted(names)
 
     def netns_usable(self, netns):
         rc, _out, _err = self._run([IP, "-n", netns, "link", "show", "lo"])
@@ -146,7 +151,7 @@ def converge_host(net, bridge, host, inner_name):
     netns, veth, address = host["netns"], host["veth"], host["cidr"]
     fresh_netns = False
     if not net.netns_usable(netns):
-        if netns in net.netns_names() or os.path.exists(f"/run/netns/{netns}"):
+        if netns in net.netns_names():
             # A namespace file whose namespace is gone (e.g. /run survived a reboot).
             net.act([IP, "netns", "delete", netns], tolerate_failure=True)
         net.act([IP, "netns", "add", netns])
@@ -176,10 +181,7 @@ def converge_host(net, bridge, host, inner_name):
 
 
 def remove_all(net, bridge, netns_prefix, veth_prefix):
-    names = set(net.netns_names())
-    if os.path.isdir("/run/netns"):
-        names.update(os.listdir("/run/netns"))
-    for netns in sorted(name for name in names if name.startswith(netns_prefix)):
+    for netns in [name for name in net.netns_names() if name.startswith(netns_prefix)]:
         net.act([IP, "netns", "delete", netns], tolerate_failure=True)
     for link in net.links():
         name = link.get("ifname", "")

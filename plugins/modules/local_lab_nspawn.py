@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -91,6 +92,7 @@ stopped:
 
 NSPAWN = "systemd-nspawn"
 BOOTING_STATES = {"initializing", "starting", ""}
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def build_argv(name, directory, netns, cpu, extra_args=()):
@@ -165,12 +167,14 @@ def alive(pid, proc="/proc"):
 
 
 def tail(path, lines=40):
+    """The last non-blank lines of a console log, without terminal colour codes."""
     try:
         with open(path, "rb") as handle:
             text = handle.read()[-65536:].decode(errors="replace")
     except OSError as exc:
         return f"(no boot log: {exc})"
-    return "\n".join(text.splitlines()[-lines:])
+    text = ANSI.sub("", text)
+    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 def ssh_banner(address, port, timeout=1.0):
@@ -290,11 +294,12 @@ def main():
 
     ok, state, reason = wait_until_up(pid, p["address"], p["port"], p["timeout"])
     if not ok:
+        boot_log = tail(p["log"])
         if changed:
             stop([pid], 10)
         module.fail_json(
             msg=f"lab host {p['name']} did not come up: {reason}. "
-            f"Last lines of its boot log {p['log']}:\n{tail(p['log'])}",
+            f"Last lines of its boot log {p['log']}:\n{boot_log}",
             argv=argv,
         )
     failed_units = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from labtools import inventory_hosts
+
+from .labtools import inventory_hosts
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from labtools import (
+
+from .labtools import (
     BIN,
     INVENTORY,
     LAB_DIR,

@@ -8,7 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from labtools import BIN, ROOT, ansible_env
+
+from .labtools import BIN, ROOT, ansible_env
 
 pytestmark = pytest.mark.lab
 

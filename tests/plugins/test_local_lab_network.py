@@ -39,6 +39,7 @@ INNER = {
     "addr_info": [{"family": "inet", "local": "198.18.0.10", "prefixlen": 24}],
 }
 LO = {"ifname": "lo", "ifindex": 1, "flags": ["UP"], "addr_info": []}
+NO_DIR = "/nonexistent/netns"  # the tests must not see this machine's namespaces
 HOST = {"netns": "wirebench-server1", "veth": "wb-server1", "cidr": "198.18.0.10/24"}
 
 
@@ -64,7 +65,7 @@ class FakeIp:
 
 
 def converge(links, namespaces=("wirebench-server1",)):
-    net = Network(FakeIp(links, namespaces))
+    net = Network(FakeIp(links, namespaces), netns_dir=NO_DIR)
     converge_bridge(net, "wirebench0", "198.18.0.1/24")
     converge_host(net, "wirebench0", HOST, "eth0")
     return [" ".join(argv) for argv in net.actions]
@@ -134,7 +135,7 @@ def test_removal_takes_every_lab_namespace_veth_and_the_bridge():
     links = complete()
     links[(None, "wb-stray")] = {"ifname": "wb-stray"}
     links[(None, "eth0")] = {"ifname": "eth0"}
-    net = Network(FakeIp(links, namespaces=("wirebench-server1", "other")))
+    net = Network(FakeIp(links, namespaces=("wirebench-server1", "other")), netns_dir=NO_DIR)
     remove_all(net, "wirebench0", "wirebench-", "wb-")
     actions = [" ".join(argv) for argv in net.actions]
     assert "ip netns delete wirebench-server1" in actions
@@ -151,6 +152,6 @@ def test_check_mode_runs_no_change():
         calls.append(argv)
         return fake(argv)
 
-    net = Network(run, check_mode=True)
+    net = Network(run, check_mode=True, netns_dir=NO_DIR)
     converge_bridge(net, "wirebench0", "198.18.0.1/24")
     assert net.actions and all("add" not in argv and "set" not in argv for argv in calls)

@@ -53,3 +53,5 @@ def test_tail_gives_the_last_lines_or_says_why_not(tmp_path):
     log.write_text("".join(f"line {n}\n" for n in range(100)))
     assert tail(log, 3) == "line 97\nline 98\nline 99"
     assert "no boot log" in tail(tmp_path / "missing.log")
+    log.write_bytes(b"[\x1b[0;32m  OK  \x1b[0m] Started ssh.service\r\n\r\n")
+    assert tail(log) == "[  OK  ] Started ssh.service"

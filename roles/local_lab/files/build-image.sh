@@ -16,9 +16,11 @@ if ! debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirro
     fi
     exit 1
 fi
-# Each host gets its own identity from lab-up: no shared ssh host keys, machine-id or name.
+# Each host gets its own identity from lab-up: ssh host key; its name and machine id come
+# from systemd-nspawn (--machine, --uuid). Nothing of that may be shared through the image.
 rm -f "$tmp"/etc/ssh/ssh_host_*
 : >"$tmp/etc/machine-id"
+ln -sf /etc/machine-id "$tmp/var/lib/dbus/machine-id"  # dbus made its own id at install
 rm -f "$tmp/etc/hostname"
 # Nothing can be fetched inside the lab; keep the package lists so apt knows what is there.
 chroot "$tmp" apt-get clean
