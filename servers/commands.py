@@ -17,7 +17,7 @@ import sys
 import time
 from collections import deque
 
-from servers import protocol
+from servers import __version__, protocol
 from servers.protocol import (
     EMPTY_ARRAY,
     NULL_ARRAY,
@@ -289,14 +289,19 @@ class Session:
             return exc.reply
 
 
+def _c_string(value: bytes) -> str:
+    """What redis's %s prints of a value: up to the first NUL byte."""
+    return value.split(b"\x00", 1)[0].decode("latin-1")
+
+
 def unknown_command(argv: list[bytes]) -> bytes:
     # redis quotes the arguments, each cut so the whole list stays near 128 characters.
     args = ""
     for arg in argv[1:]:
         if len(args) >= 128:
             break
-        args += "'" + arg.decode("latin-1")[: 128 - len(args)] + "' "
-    name = argv[0].decode("latin-1")[:128]
+        args += "'" + _c_string(arg)[: 128 - len(args)] + "' "
+    name = _c_string(argv[0])[:128]
     return error(f"ERR unknown command '{name}', with args beginning with: {args}")
 
 
@@ -331,6 +336,49 @@ def cmd_auth(session: Session, argv: list[bytes]) -> bytes:
         session.parser.authenticated = True
         return OK
     return WRONGPASS
+
+
+def cmd_hello(session: Session, argv: list[bytes]) -> bytes:
+    """HELLO [protover [AUTH user pass] [SETNAME name]]: these servers speak RESP2 only."""
+    if len(argv) >= 2:
+        try:
+            version = parse_int(argv[1])
+        except CommandError:
+            return error("ERR Protocol version is not an integer or out of range")
+        if version != 2:
+            return error("NOPROTO unsupported protocol version")
+    options = argv[2:]
+    name = None
+    while options:
+        option = options[0].upper()
+        if option == b"AUTH" and len(options) >= 3:
+            reply = cmd_auth(session, [b"AUTH", options[1], options[2]])
+            if reply != OK:
+                return reply
+            options = options[3:]
+        elif option == b"SETNAME" and len(options) >= 2:
+            name = options[1]
+            options = options[2:]
+        else:
+            return error(f"ERR Syntax error in HELLO option '{_c_string(options[0])}'")
+    if not session.authenticated:
+        return error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "select the RESP protocol version at the same time"
+        )
+    if name is not None:
+        session.name = name or None
+    fields = [
+        (b"server", bulk(b"wirebench")),
+        (b"version", bulk(__version__.encode())),
+        (b"proto", integer(2)),
+        (b"id", integer(session.id)),
+        (b"mode", bulk(b"standalone")),
+        (b"role", bulk(b"master")),
+        (b"modules", EMPTY_ARRAY),
+    ]
+    return b"*%d\r\n" % (2 * len(fields)) + b"".join(bulk(key) + value for key, value in fields)
 
 
 def cmd_select(session: Session, argv: list[bytes]) -> bytes:
@@ -767,12 +815,13 @@ def cmd_zcard(session: Session, argv: list[bytes]) -> bytes:
 # name -> (handler, arity as redis counts it (negative: at least), needs authentication)
 # A handler's name after "cmd_" is the command name redis uses in its error messages.
 COMMANDS = {
-    name.upper().encode(): (handler, arity, name not in ("auth", "quit"))
+    name.upper().encode(): (handler, arity, name not in ("auth", "hello", "quit"))
     for name, handler, arity in [
         ("ping", cmd_ping, -1),
         ("echo", cmd_echo, 2),
         ("quit", cmd_quit, -1),
         ("auth", cmd_auth, -2),
+        ("hello", cmd_hello, -1),
         ("select", cmd_select, 2),
         ("dbsize", cmd_dbsize, 1),
         ("flushall", cmd_flushall, -1),

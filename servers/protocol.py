@@ -99,6 +99,8 @@ def split_inline(line: bytes) -> list[bytes] | None:
     Handles "double quotes" with \\n \\r \\t \\b \\a \\\\ \\" and \\xHH escapes,
     'single quotes' with \\' only, and requires a space (or the end) after a closing quote.
     """
+    # redis splits a C string: a NUL byte ends the line.
+    line = line.split(b"\x00", 1)[0]
     if b'"' not in line and b"'" not in line:
         return line.split()
     args: list[bytes] = []
