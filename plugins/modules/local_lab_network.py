@@ -17,7 +17,8 @@ description:
   - Converges whatever an earlier run left behind (stale namespace files, orphaned veths,
     missing addresses) and reports C(changed) only when it had to act.
   - With O(state=absent) it removes every namespace and veth whose name starts with
-    O(netns_prefix) or O(veth_prefix), then the bridge.
+    O(netns_prefix) or O(veth_prefix), then the bridge. With O(state=present) it removes
+    those that belong to no host in O(hosts) (a lab that had more hosts before).
 options:
   state:
     description: Whether the lab network should exist.
@@ -180,13 +181,19 @@ def converge_host(net, bridge, host, inner_name):
         net.act([IP, "-n", netns, "link", "set", "lo", "up"])
 
 
-def remove_all(net, bridge, netns_prefix, veth_prefix):
-    for netns in [name for name in net.netns_names() if name.startswith(netns_prefix)]:
-        net.act([IP, "netns", "delete", netns], tolerate_failure=True)
+def prune(net, netns_prefix, veth_prefix, keep_netns=(), keep_veths=()):
+    """Remove the lab namespaces and veths that are not kept."""
+    for netns in net.netns_names():
+        if netns.startswith(netns_prefix) and netns not in keep_netns:
+            net.act([IP, "netns", "delete", netns], tolerate_failure=True)
     for link in net.links():
         name = link.get("ifname", "")
-        if name.startswith(veth_prefix):
+        if name.startswith(veth_prefix) and name not in keep_veths:
             net.act([IP, "link", "del", name], tolerate_failure=True)
+
+
+def remove_all(net, bridge, netns_prefix, veth_prefix):
+    prune(net, netns_prefix, veth_prefix)
     if net.link(bridge):
         net.act([IP, "link", "del", bridge])
 
@@ -229,6 +236,13 @@ def main():
                 ):
                     module.fail_json(msg=f"host entry {host!r} does not use the lab prefixes")
                 converge_host(net, p["bridge"], host, p["inner_interface"])
+            prune(
+                net,
+                p["netns_prefix"],
+                p["veth_prefix"],
+                keep_netns={host["netns"] for host in p["hosts"]},
+                keep_veths={host["veth"] for host in p["hosts"]},
+            )
         else:
             remove_all(net, p["bridge"], p["netns_prefix"], p["veth_prefix"])
     except NetworkError as exc:

@@ -24,7 +24,8 @@ description:
   - A container already running from O(directory) with the same command line is left alone
     (C(changed=false)); one running with a different command line is restarted.
   - With O(state=stopped), sends SIGTERM to every container whose directory is O(directory)
-    or lies below it, and waits for them to end (SIGKILL after O(timeout) seconds).
+    or lies below it (except those in O(keep)), and waits for them to end (SIGKILL after
+    O(timeout) seconds).
   - Containers are found by their command line in /proc, so no pid file can go stale.
 options:
   state:
@@ -63,6 +64,11 @@ options:
     description: Restart the container if it is running (its files changed).
     type: bool
     default: false
+  keep:
+    description: With O(state=stopped), container directories to leave running.
+    type: list
+    elements: path
+    default: []
   extra_args:
     description: More systemd-nspawn arguments.
     type: list
@@ -262,6 +268,7 @@ def main():
             "port": {"type": "int", "default": 22},
             "timeout": {"type": "int", "default": 60},
             "restart": {"type": "bool", "default": False},
+            "keep": {"type": "list", "elements": "path", "default": []},
             "extra_args": {"type": "list", "elements": "str", "default": []},
         },
         required_if=[("state", "started", ["name", "netns", "cpu", "log", "address"])],
@@ -272,7 +279,12 @@ def main():
         module.fail_json(msg="lab hosts need root (run lab-up as root)")
 
     if p["state"] == "stopped":
-        running = find_containers(p["directory"], tree=True)
+        keep = {os.path.normpath(path) for path in p["keep"]}
+        running = {
+            pid: argv
+            for pid, argv in find_containers(p["directory"], tree=True).items()
+            if container_directory(argv) not in keep
+        }
         if running and not module.check_mode:
             stop(list(running), p["timeout"])
         module.exit_json(changed=bool(running), stopped=sorted(running))

@@ -10,6 +10,7 @@ from local_lab_network import (
     NetworkError,
     converge_bridge,
     converge_host,
+    prune,
     remove_all,
     veth_pair_intact,
 )
@@ -155,3 +156,14 @@ def test_check_mode_runs_no_change():
     net = Network(run, check_mode=True, netns_dir=NO_DIR)
     converge_bridge(net, "wirebench0", "198.18.0.1/24")
     assert net.actions and all("add" not in argv and "set" not in argv for argv in calls)
+
+
+def test_present_prunes_what_an_earlier_larger_lab_left():
+    links = complete()
+    links[(None, "wb-load2")] = {"ifname": "wb-load2"}
+    net = Network(FakeIp(links, ("wirebench-server1", "wirebench-load2")), netns_dir=NO_DIR)
+    prune(net, "wirebench-", "wb-", keep_netns={"wirebench-server1"}, keep_veths={"wb-server1"})
+    assert [" ".join(a) for a in net.actions] == [
+        "ip netns delete wirebench-load2",
+        "ip link del wb-load2",
+    ]
