@@ -340,12 +340,13 @@ def cmd_auth(session: Session, argv: list[bytes]) -> bytes:
 
 def cmd_hello(session: Session, argv: list[bytes]) -> bytes:
     """HELLO [protover [AUTH user pass] [SETNAME name]]: these servers speak RESP2 only."""
+    version = 2
     if len(argv) >= 2:
         try:
             version = parse_int(argv[1])
         except CommandError:
             return error("ERR Protocol version is not an integer or out of range")
-        if version != 2:
+        if version not in (2, 3):
             return error("NOPROTO unsupported protocol version")
     options = argv[2:]
     name = None
@@ -364,9 +365,11 @@ def cmd_hello(session: Session, argv: list[bytes]) -> bytes:
     if not session.authenticated:
         return error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time"
         )
+    if version == 3:  # a protocol redis knows, but these servers do not speak
+        return error("NOPROTO unsupported protocol version")
     if name is not None:
         session.name = name or None
     fields = [
