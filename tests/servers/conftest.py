@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -29,8 +30,10 @@ class RunningServer:
         self.argv = argv
         self.log_path = log_path
         self._log_file = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        # PYTHONPATH: an interpreter without our venv (PyPy) still finds servers/.
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=self._log_file, cwd=ROOT
+            argv, stdout=subprocess.DEVNULL, stderr=self._log_file, cwd=ROOT, env=env
         )
         self.port = port if port is not None else self._port_from_start_line()
         self._wait_until_answering()
