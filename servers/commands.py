@@ -245,7 +245,9 @@ class Session:
                 if not commands:
                     break
                 for argv in commands:
-                    # Hot path, inlined from execute(): a known command at its exact arity.
+                    # Hot path, inlined from execute(): a known command at its exact arity
+                    # once authenticated. AUTH and HELLO have variable arity, so they (the
+                    # only commands that change authentication) always go through execute().
                     entry = table.get(argv[0])
                     if entry is not None and entry[1] == len(argv) and self.authenticated:
                         try:
@@ -254,8 +256,8 @@ class Session:
                             append(exc.reply)
                     else:
                         append(self.execute(argv))
-                    if self.closing:
-                        break
+                        if self.closing:
+                            break
         except protocol.ProtocolError as exc:
             append(exc.reply())
             self.closing = True

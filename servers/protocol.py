@@ -33,6 +33,8 @@ ONE = b":1\r\n"
 # (malformed, or merely large) sends the request to the general path.
 _ARRAY_COUNTS = {b"*%d" % n: n for n in range(1, 1024)}
 _BULK_LENGTHS = {b"$%d" % n: n for n in range(4096)}
+# ... and for the commonest shape compares them with the canonical line by index (faster).
+_BULK_HEADERS = tuple(_BULK_LENGTHS)
 
 
 class ProtocolError(Exception):
@@ -248,7 +250,8 @@ class RequestParser:
         complete = len(lines) - 1  # the last piece has no CRLF yet
         commands = []
         append = commands.append
-        array_counts, bulk_lengths = _ARRAY_COUNTS, _BULK_LENGTHS
+        array_counts, bulk_lengths, headers = _ARRAY_COUNTS, _BULK_LENGTHS, _BULK_HEADERS
+        table_size = len(headers)
         i = 0
         while i < complete:
             count = array_counts.get(lines[i])
@@ -259,9 +262,9 @@ class RequestParser:
                 break
             if count == 2:  # GET key, INCR key, ...: the commonest shape, checked unrolled
                 name, key = lines[i + 2], lines[i + 4]
-                if bulk_lengths.get(lines[i + 1]) != len(name):
+                if len(key) >= table_size or len(name) >= table_size:
                     break
-                if bulk_lengths.get(lines[i + 3]) != len(key):
+                if lines[i + 1] != headers[len(name)] or lines[i + 3] != headers[len(key)]:
                     break
                 append([name, key])
             else:
