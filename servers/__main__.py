@@ -22,14 +22,18 @@ def list_implementations(as_json: bool) -> None:
     interpreter = registry.current_interpreter()
     rows = []
     for impl in registry.IMPLEMENTATIONS.values():
+        reason = impl.unsupported_reason(interpreter)
+        missing = impl.missing_packages()
+        if reason is None and missing:
+            reason = f"{sys.executable} cannot import {', '.join(missing)}"
         rows.append(
             {
                 "name": impl.name,
                 "interpreters": list(impl.interpreters),
                 "packages": list(impl.packages),
                 "description": impl.description,
-                "runs_here": impl.unsupported_reason(interpreter) is None
-                and not impl.missing_packages(),
+                "runs_here": reason is None,
+                "reason": reason,
             }
         )
     if as_json:
@@ -52,6 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--requirepass",
         default=os.environ.get("WIREBENCH_REQUIREPASS") or None,
         help="require AUTH with this password (default: $WIREBENCH_REQUIREPASS)",
+    )
+    parser.add_argument(
+        "--requirepass-file",
+        help="read the password from this file (e.g. a systemd credential); overrides the above",
     )
     parser.add_argument("--maxclients", type=int, default=10000, help="as redis (10000)")
     parser.add_argument("--debug", action="store_true", help="log every disconnect and error")
@@ -87,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.requirepass_file:
+        try:
+            with open(args.requirepass_file) as secret:
+                args.requirepass = secret.read().strip() or None
+        except OSError as exc:
+            print(f"python -m servers: cannot read --requirepass-file: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     options = runtime.Options(
         implementation=impl.name,
         variant=impl.variant,

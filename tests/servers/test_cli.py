@@ -37,7 +37,25 @@ def test_list_json_says_where_each_runs():
     by_name = {row["name"]: row for row in rows}
     assert by_name["uvloop"]["interpreters"] == ["cpython"]
     assert "pypy" in by_name["asyncio-protocol"]["interpreters"]
-    assert all(row["runs_here"] for row in rows)  # this venv has every package
+    assert all(row["runs_here"] and row["reason"] is None for row in rows)  # venv has all
+
+
+def test_password_from_a_file(tmp_path):
+    secret = tmp_path / "requirepass"
+    secret.write_text("from-a-file\n")
+    running = start_python_server("asyncio-protocol", tmp_path, "--requirepass-file", str(secret))
+    try:
+        assert "auth=on" in running.log
+        with running.client(password="from-a-file") as client:
+            assert client.ping() is True
+    finally:
+        running.stop()
+
+
+def test_unreadable_password_file_is_named(tmp_path):
+    result = run_servers("--impl", "asyncio", "--requirepass-file", str(tmp_path / "none"))
+    assert result.returncode == 2
+    assert "cannot read --requirepass-file" in result.stderr
 
 
 def test_unknown_implementation_is_named():
