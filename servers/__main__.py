@@ -43,6 +43,14 @@ def list_implementations(as_json: bool) -> None:
         print(f"{row['name']}\tinterpreters={','.join(row['interpreters'])}\t{row['description']}")
 
 
+def credential(name: str) -> str | None:
+    """The path of a systemd credential (LoadCredential=) if the service has it."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory and os.path.exists(os.path.join(directory, name)):
+        return os.path.join(directory, name)
+    return None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m servers", description="wirebench's Redis-protocol servers"
@@ -59,7 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--requirepass-file",
-        help="read the password from this file (e.g. a systemd credential); overrides the above",
+        default=credential("requirepass"),
+        help="read the password from this file; overrides the above (default: the systemd "
+        "credential 'requirepass' when the unit loads one)",
     )
     parser.add_argument("--maxclients", type=int, default=10000, help="as redis (10000)")
     parser.add_argument("--debug", action="store_true", help="log every disconnect and error")

@@ -52,6 +52,17 @@ def test_password_from_a_file(tmp_path):
         running.stop()
 
 
+def test_password_from_a_systemd_credential(tmp_path, monkeypatch):
+    (tmp_path / "requirepass").write_text("credential-pass")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    running = start_python_server("threads", tmp_path)
+    try:
+        with running.client(password="credential-pass") as client:
+            assert client.ping() is True
+    finally:
+        running.stop()
+
+
 def test_unreadable_password_file_is_named(tmp_path):
     result = run_servers("--impl", "asyncio", "--requirepass-file", str(tmp_path / "none"))
     assert result.returncode == 2
