@@ -1,0 +1,141 @@
+"""Filters that decide what wirebench provisions: the matrix check and the server units.
+
+Logic lives here (tested by tests/plugins/test_wirebench_filters.py); YAML only calls it.
+"""
+
+from __future__ import annotations
+
+import re
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - the controller runs Python >= 3.11
+    tomllib = None
+
+NATIVE = "redis"
+PROVIDERS = ("system", "apt", "uv")
+UNIT_TEMPLATE = "wirebench-server@"
+INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+WORKLOAD_FIELDS = {
+    "name", "tests", "clients", "pipeline", "data_size", "keyspace", "requests", "seconds",
+    "threads", "preload",
+}  # fmt: skip
+
+
+def matrix_problems(implementations, interpreters, workloads, known_implementations):
+    """Every problem with the requested matrix, each a sentence naming it; [] if none."""
+    problems = []
+    known = [NATIVE, *known_implementations]
+    for name in implementations or []:
+        if name not in known:
+            problems.append(f"unknown implementation {name!r} (known: {', '.join(known)})")
+    if not implementations:
+        problems.append("wirebench_implementations is empty: nothing to measure")
+    seen = set()
+    for interpreter in interpreters or []:
+        if not isinstance(interpreter, dict) or "name" not in interpreter:
+            problems.append(f"interpreter {interpreter!r} needs a name")
+            continue
+        name = interpreter["name"]
+        if name in seen:
+            problems.append(f"interpreter {name!r} is listed twice")
+        seen.add(name)
+        if not INSTANCE_NAME.match(str(name)):
+            problems.append(f"interpreter name {name!r} may only hold letters, digits, . _ -")
+        provider = interpreter.get("provider")
+        if provider not in PROVIDERS:
+            problems.append(
+                f"interpreter {name!r} has unknown provider {provider!r} "
+                f"(known: {', '.join(PROVIDERS)})"
+            )
+        elif provider == "uv" and not interpreter.get("version"):
+            problems.append(f"interpreter {name!r} (provider uv) needs a version, e.g. '3.13'")
+        elif provider in ("system", "apt") and not interpreter.get("executable"):
+            problems.append(f"interpreter {name!r} needs an executable path")
+        if provider == "apt" and not interpreter.get("package"):
+            problems.append(f"interpreter {name!r} (provider apt) needs a package")
+    if not interpreters and any(name != NATIVE for name in implementations or []):
+        problems.append("wirebench_interpreters is empty but Python implementations are listed")
+    names = set()
+    for workload in workloads or []:
+        if not isinstance(workload, dict) or "name" not in workload:
+            problems.append(f"workload {workload!r} needs a name")
+            continue
+        name = workload["name"]
+        if name in names:
+            problems.append(f"workload {name!r} is listed twice")
+        names.add(name)
+        unknown = sorted(set(workload) - WORKLOAD_FIELDS)
+        if unknown:
+            problems.append(
+                f"workload {name!r} has unknown fields {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(WORKLOAD_FIELDS))})"
+            )
+        if ("requests" in workload) == ("seconds" in workload):
+            problems.append(f"workload {name!r} needs exactly one of requests or seconds")
+        if not workload.get("tests"):
+            problems.append(f"workload {name!r} needs tests (e.g. 'get')")
+        for field in ("clients", "pipeline", "data_size", "keyspace", "requests", "seconds"):
+            value = workload.get(field)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                problems.append(f"workload {name!r}: {field} must be a positive integer")
+    return problems
+
+
+def server_units(implementations, interpreters, listings, base_port):
+    """The systemd instances to install, and the combinations skipped with their reason.
+
+    ``listings``: interpreter name -> what ``python -m servers --list --json`` printed in
+    that interpreter's venv on the server host (it knows what can run there). Ports are
+    stable: they depend on positions in the listing and the interpreter list, not on what
+    happens to be selected.
+    """
+    units, skipped = [], []
+    for interpreter_index, interpreter in enumerate(interpreters):
+        name = interpreter["name"]
+        listing = listings.get(name)
+        for impl_index, row in enumerate(listing or []):
+            if row["name"] not in implementations:
+                continue
+            combination = {"implementation": row["name"], "interpreter": name}
+            if not row["runs_here"]:
+                skipped.append({**combination, "reason": row["reason"]})
+                continue
+            instance = f"{row['name']}:{name}"
+            units.append(
+                {
+                    **combination,
+                    "instance": instance,
+                    "unit": f"{UNIT_TEMPLATE}{instance}.service",
+                    "port": int(base_port) + 100 * interpreter_index + impl_index,
+                }
+            )
+        if listing is None:
+            for impl in implementations:
+                if impl != NATIVE:
+                    skipped.append(
+                        {
+                            "implementation": impl,
+                            "interpreter": name,
+                            "reason": f"interpreter {name} is not available on this host",
+                        }
+                    )
+    return {"units": units, "skipped": skipped}
+
+
+def project_pins(pyproject_text, extra):
+    """The requirement specifiers of one optional-dependencies group of pyproject.toml."""
+    data = tomllib.loads(pyproject_text)
+    try:
+        return list(data["project"]["optional-dependencies"][extra])
+    except KeyError:
+        raise ValueError(f"pyproject.toml has no optional-dependencies group {extra!r}") from None
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "wirebench_matrix_problems": matrix_problems,
+            "wirebench_server_units": server_units,
+            "wirebench_project_pins": project_pins,
+        }
