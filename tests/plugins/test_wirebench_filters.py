@@ -1,0 +1,87 @@
+"""The filters that decide the matrix and the units (plugins/filter/wirebench.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from wirebench import matrix_problems, project_pins, server_units
+
+ROOT = Path(__file__).resolve().parents[2]
+KNOWN = ["gevent", "asyncio", "uvloop", "asyncio-protocol"]
+INTERPRETERS = [
+    {"name": "cpython3.11", "provider": "system", "executable": "/usr/bin/python3"},
+    {"name": "pypy3", "provider": "apt", "package": "pypy3", "executable": "/usr/bin/pypy3"},
+]
+WORKLOADS = [{"name": "get", "tests": "get", "clients": 50, "requests": 1000}]
+
+
+def test_a_good_matrix_has_no_problems():
+    assert matrix_problems(["redis", "uvloop"], INTERPRETERS, WORKLOADS, KNOWN) == []
+
+
+@pytest.mark.parametrize(
+    ("implementations", "interpreters", "workloads", "problem"),
+    [
+        (["tornado"], INTERPRETERS, WORKLOADS, "unknown implementation 'tornado' (known: redis, gevent"),
+        ([], INTERPRETERS, WORKLOADS, "wirebench_implementations is empty"),
+        (["asyncio"], [], WORKLOADS, "wirebench_interpreters is empty"),
+        (["redis"], [{"name": "py", "provider": "conda"}], WORKLOADS, "unknown provider 'conda'"),
+        (["redis"], [{"name": "py", "provider": "uv"}], WORKLOADS, "needs a version"),
+        (["redis"], [{"name": "py", "provider": "apt", "executable": "/x"}], WORKLOADS, "needs a package"),
+        (["redis"], [INTERPRETERS[0], INTERPRETERS[0]], WORKLOADS, "listed twice"),
+        (["redis"], [{"name": "a b", "provider": "system", "executable": "/x"}], WORKLOADS, "may only hold"),
+        (["redis"], INTERPRETERS, [{"name": "w", "tests": "get"}], "exactly one of requests or seconds"),
+        (["redis"], INTERPRETERS, [{"name": "w", "tests": "get", "requests": 5, "seconds": 5}], "exactly one"),
+        (["redis"], INTERPRETERS, [{"name": "w", "requests": 5}], "needs tests"),
+        (["redis"], INTERPRETERS, [{"name": "w", "tests": "get", "requests": -1}], "requests must be a positive integer"),
+        (["redis"], INTERPRETERS, [{"name": "w", "tests": "get", "requests": 1, "colour": 1}], "unknown fields colour"),
+    ],
+)  # fmt: skip
+def test_each_problem_is_named(implementations, interpreters, workloads, problem):
+    problems = matrix_problems(implementations, interpreters, workloads, KNOWN)
+    assert any(problem in text for text in problems), problems
+
+
+def listing(runs):
+    return [
+        {"name": name, "runs_here": ok, "reason": None if ok else f"{name} cannot run"}
+        for name, ok in runs
+    ]
+
+
+def test_units_and_skipped_combinations():
+    listings = {
+        "cpython3.11": listing([("gevent", True), ("asyncio", True), ("uvloop", True)]),
+        "pypy3": listing([("gevent", False), ("asyncio", True), ("uvloop", False)]),
+    }
+    plan = server_units(["redis", "asyncio", "uvloop"], INTERPRETERS, listings, 7000)
+    assert [unit["unit"] for unit in plan["units"]] == [
+        "wirebench-server@asyncio:cpython3.11.service",
+        "wirebench-server@uvloop:cpython3.11.service",
+        "wirebench-server@asyncio:pypy3.service",
+    ]
+    # Ports follow positions in the full listing, so deselecting gevent moves nothing.
+    assert [unit["port"] for unit in plan["units"]] == [7001, 7002, 7101]
+    assert plan["skipped"] == [
+        {"implementation": "uvloop", "interpreter": "pypy3", "reason": "uvloop cannot run"}
+    ]
+
+
+def test_a_missing_interpreter_skips_its_combinations():
+    plan = server_units(["redis", "asyncio"], INTERPRETERS, {"cpython3.11": listing([])}, 7000)
+    assert plan["skipped"] == [
+        {
+            "implementation": "asyncio",
+            "interpreter": "pypy3",
+            "reason": "interpreter pypy3 is not available on this host",
+        }
+    ]
+
+
+def test_project_pins_come_from_pyproject():
+    pins = project_pins((ROOT / "pyproject.toml").read_text(), "server")
+    assert {pin.split("==")[0] for pin in pins} == {"hiredis", "gevent", "uvloop"}
+    assert all("==" in pin for pin in pins)
+    with pytest.raises(ValueError, match="no optional-dependencies group 'nope'"):
+        project_pins((ROOT / "pyproject.toml").read_text(), "nope")
