@@ -14,7 +14,7 @@ module: wheelhouse_download
 short_description: Make a wheelhouse of binary wheels for hosts without internet
 description:
   - For each target interpreter (Python version, implementation, ABI), runs
-    C(pip download --only-binary=:all:) once per requirement into O(dest)/<target name>/, so
+    C(pip download), binary wheels only, once per requirement into O(dest)/<target name>/, so
     hosts can install with C(pip install --no-index --find-links).
   - A requirement that has no wheel for a target is recorded as C(unavailable) with pip's
     reason (and the versions that do exist) instead of failing; any other pip error fails.
@@ -63,7 +63,7 @@ targets:
   type: dict
   returned: always
 unavailable:
-  description: C(<target>: <requirement>) for every requirement with no wheel.
+  description: One line per requirement with no wheel, naming the target, the requirement and the reason.
   type: list
   returned: always
 """
