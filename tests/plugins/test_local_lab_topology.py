@@ -40,7 +40,7 @@ def test_committed_inventory_matches_the_default_topology():
     described = {
         name: (group, spec["ansible_host"], str(spec["lab_cpu"]))
         for group, body in inventory.items()
-        for name, spec in body["hosts"].items()
+        for name, spec in body.get("hosts", {}).items()  # "lab" only groups the others
     }
     computed = {h["name"]: (h["group"], h["address"], h["cpu"]) for h in local_lab_topology(1)}
     assert described == computed
