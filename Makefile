@@ -35,7 +35,7 @@ unit: venv
 
 # Every implementation and a redis-server on loopback, interleaved; prints the table.
 bench-loopback: venv
-	$(BIN)/python -m servers.loopback_bench $(ARGS)
+	$(BIN)/python -m tools.loopback_bench $(ARGS)
 
 bench: venv
 	@echo "make bench: the lab benchmark lands with the run issue (#5); see README" >&2

@@ -63,7 +63,7 @@ targets:
   type: dict
   returned: always
 unavailable:
-  description: One line per requirement with no wheel, naming the target, the requirement and the reason.
+  description: One line per requirement with no wheel (target, requirement, reason).
   type: list
   returned: always
 """
@@ -161,16 +161,22 @@ def up_to_date(manifest_path, request, directory):
     return manifest
 
 
-def fill_target(run, pip, target, requirements, platforms, dest):
-    """(manifest, changed) for one target; downloads only when the manifest is stale."""
+def fill_target(run, pip, target, requirements, platforms, dest, check_mode=False):
+    """(manifest, changed) for one target; downloads only when the manifest is stale.
+
+    In check mode nothing is downloaded: a stale target reports changed with an empty
+    manifest (no requirements known yet).
+    """
     directory = os.path.join(dest, target["name"])
-    os.makedirs(directory, exist_ok=True)
     manifest_path = os.path.join(directory, "manifest.json")
     requirements = pinned(requirements, target.get("pins"))
     request = request_of(target, requirements, platforms)
     manifest = up_to_date(manifest_path, request, directory)
     if manifest is not None:
         return manifest, False
+    if check_mode:
+        return {"format": FORMAT, **request, "requirements": {}}, True
+    os.makedirs(directory, exist_ok=True)
     records = {}
     for requirement in requirements:
         before = set(wheels(directory))
@@ -212,6 +218,7 @@ def main():
             "pip": {"type": "list", "elements": "str", "required": True},
         },
         required_by={"pyproject": ["extra"]},
+        supports_check_mode=True,
     )
     p = module.params
 
@@ -231,7 +238,7 @@ def main():
             if missing:
                 raise WheelhouseError(f"target {target!r} lacks {', '.join(sorted(missing))}")
             manifest, target_changed = fill_target(
-                run, p["pip"], target, requirements, p["platforms"], p["dest"]
+                run, p["pip"], target, requirements, p["platforms"], p["dest"], module.check_mode
             )
             manifests[target["name"]] = manifest
             changed = changed or target_changed

@@ -1,6 +1,6 @@
 """Loopback benchmark for developing the servers: every implementation next to redis-server.
 
-    python -m servers.loopback_bench [--repetitions 3] [--impls a,b] [--json FILE]
+    python -m tools.loopback_bench [--repetitions 3] [--impls a,b] [--json FILE]
 
 Each repetition starts every target afresh (in a rotated order, so no implementation
 always runs first or last), preloads the keyspace so GETs hit, warms up, then measures
@@ -257,7 +257,7 @@ def format_table(samples: list[Sample], targets: list[str], workloads: list[Work
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m servers.loopback_bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.loopback_bench", description=__doc__)
     parser.add_argument("--impls", help="comma-separated implementations (default: all)")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100_000, help="-n without pipelining")

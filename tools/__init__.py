@@ -1,0 +1,1 @@
+"""Developer tools (not deployed to the hosts: servers/ is what the hosts get)."""
