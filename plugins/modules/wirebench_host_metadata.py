@@ -112,24 +112,28 @@ def interface_for(bench_address, role):
 
 
 def nic(name):
+    """Driver, speed and MTU of the interface, from netlink first.
+
+    sysfs is read only when its entry is this network namespace's own interface (same
+    ifindex): in a container, /sys/class/net may show the host's NIC of the same name.
+    """
     if not name:
         return None
+    link = (run_json(["ip", "-d", "-j", "link", "show", "dev", name]) or [{}])[0]
     base = f"/sys/class/net/{name}"
+    sysfs_is_ours = read(os.path.join(base, "ifindex")) == str(link.get("ifindex"))
+    driver = link.get("linkinfo", {}).get("info_kind")  # veth, bridge, vlan, ...
     driver_link = os.path.join(base, "device", "driver")
-    driver = None
-    if os.path.exists(driver_link):
+    if driver is None and sysfs_is_ours and os.path.exists(driver_link):
         driver = os.path.basename(os.path.realpath(driver_link))
-    else:
-        details = run_json(["ip", "-d", "-j", "link", "show", "dev", name]) or [{}]
-        driver = details[0].get("linkinfo", {}).get("info_kind")
-    speed = read(os.path.join(base, "speed"))
+    speed = read(os.path.join(base, "speed")) if sysfs_is_ours else None
     # Virtual NICs (veth) have no speed (the file errors or says -1): None, not a made-up one.
     speed_mbps = int(speed) if speed and speed.isdigit() and int(speed) > 0 else None
     return {
         "name": name,
         "driver": driver or "unknown",
         "speed_mbps": speed_mbps,
-        "mtu": int(read(os.path.join(base, "mtu")) or 0) or None,
+        "mtu": link.get("mtu"),
     }
 
 

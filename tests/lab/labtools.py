@@ -72,7 +72,7 @@ def inventory_hosts():
     return [
         Host(name, spec["ansible_host"], int(spec["lab_cpu"]))
         for group in data.values()
-        for name, spec in group["hosts"].items()
+        for name, spec in group.get("hosts", {}).items()  # "lab" only groups the others
     ]
 
 
