@@ -4,7 +4,7 @@ import pytest
 import yaml
 from local_lab import LabTopologyError, local_lab_topology
 
-from .test_local_lab_role import ROOT
+from .test_role_argument_specs import ROOT
 
 
 def test_default_lab_is_a_server_and_one_load_host():
