@@ -123,6 +123,75 @@ def server_units(implementations, interpreters, listings, base_port):
     return {"units": units, "skipped": skipped}
 
 
+def cells(implementations, interpreters, workloads, repetitions, plan, redis_port):
+    """Every cell of a run, in the order to measure them.
+
+    Repetition r of every combination comes before repetition r + 1, and each round starts
+    one combination further on, so the repetitions of a cell are spread over the run and no
+    cell always runs first or last. A combination the server host cannot run becomes one
+    cell per workload with status ``skipped`` and its reason.
+    """
+    combinations = []
+    skipped = []
+    installed = {(unit["implementation"], unit["interpreter"]): unit for unit in plan["units"]}
+    reasons = {
+        (item["implementation"], item["interpreter"]): item["reason"] for item in plan["skipped"]
+    }
+    for implementation in implementations:
+        if implementation == NATIVE:
+            combinations.append((NATIVE, "native", "wirebench-redis.service", int(redis_port)))
+            continue
+        for interpreter in interpreters:
+            key = (implementation, interpreter["name"])
+            if key in installed:
+                unit = installed[key]
+                combinations.append((*key, unit["unit"], unit["port"]))
+            else:
+                reason = reasons.get(key, f"{implementation} is not installed for {key[1]}")
+                skipped.append((*key, reason))
+    ordered = []
+    for repetition in range(1, int(repetitions) + 1):
+        round_cells = [
+            (combination, workload) for workload in workloads for combination in combinations
+        ]
+        shift = (repetition - 1) % len(round_cells) if round_cells else 0
+        for (implementation, interpreter, unit, port), workload in (
+            round_cells[shift:] + round_cells[:shift]
+        ):
+            ordered.append(
+                {
+                    "id": f"{implementation}@{interpreter}/{workload['name']}#{repetition}",
+                    "implementation": implementation,
+                    "interpreter": interpreter,
+                    "workload": workload["name"],
+                    "repetition": repetition,
+                    "unit": unit,
+                    "port": port,
+                    "status": "pending",
+                }
+            )
+    for implementation, interpreter, reason in skipped:
+        for workload in workloads:
+            ordered.append(
+                {
+                    "id": f"{implementation}@{interpreter}/{workload['name']}#1",
+                    "implementation": implementation,
+                    "interpreter": interpreter,
+                    "workload": workload["name"],
+                    "repetition": 1,
+                    "status": "skipped",
+                    "reason": reason,
+                }
+            )
+    return ordered
+
+
+def cells_to_measure(all_cells, done_ids):
+    """For a resumed run: the pending cells not already measured (done_ids: their ids)."""
+    done = set(done_ids)
+    return [cell for cell in all_cells if cell["status"] == "pending" and cell["id"] not in done]
+
+
 def project_pins(pyproject_text, extra):
     """The requirement specifiers of one optional-dependencies group of pyproject.toml."""
     data = tomllib.loads(pyproject_text)
@@ -138,4 +207,6 @@ class FilterModule:
             "wirebench_matrix_problems": matrix_problems,
             "wirebench_server_units": server_units,
             "wirebench_project_pins": project_pins,
+            "wirebench_cells": cells,
+            "wirebench_cells_to_measure": cells_to_measure,
         }

@@ -85,3 +85,74 @@ def test_project_pins_come_from_pyproject():
     assert all("==" in pin for pin in pins)
     with pytest.raises(ValueError, match="no optional-dependencies group 'nope'"):
         project_pins((ROOT / "pyproject.toml").read_text(), "nope")
+
+
+PLAN = {
+    "units": [
+        {
+            "implementation": "asyncio",
+            "interpreter": "cpython3.11",
+            "unit": "wirebench-server@asyncio:cpython3.11.service",
+            "port": 7002,
+        },
+        {
+            "implementation": "asyncio",
+            "interpreter": "pypy3",
+            "unit": "wirebench-server@asyncio:pypy3.service",
+            "port": 7102,
+        },
+        {
+            "implementation": "uvloop",
+            "interpreter": "cpython3.11",
+            "unit": "wirebench-server@uvloop:cpython3.11.service",
+            "port": 7003,
+        },
+    ],
+    "skipped": [
+        {
+            "implementation": "uvloop",
+            "interpreter": "pypy3",
+            "reason": "uvloop does not support pypy",
+        }
+    ],
+}
+TWO_WORKLOADS = [
+    {"name": "get", "tests": "get", "requests": 10},
+    {"name": "get-p16", "tests": "get", "requests": 10},
+]
+
+
+def test_cells_cover_the_matrix_with_interleaved_repetitions():
+    from wirebench import cells
+
+    ordered = cells(["redis", "asyncio", "uvloop"], INTERPRETERS, TWO_WORKLOADS, 3, PLAN, 6379)
+    pending = [cell for cell in ordered if cell["status"] == "pending"]
+    assert len(pending) == 4 * 2 * 3  # redis + 3 installed units, 2 workloads, 3 repetitions
+    assert len({cell["id"] for cell in ordered}) == len(ordered)
+    assert pending[0]["id"] == "redis@native/get#1"
+    assert pending[0]["unit"] == "wirebench-redis.service" and pending[0]["port"] == 6379
+    # Every repetition 1 comes before any repetition 2, and each round starts elsewhere.
+    repetitions = [cell["repetition"] for cell in pending]
+    assert repetitions == sorted(repetitions)
+    firsts = [next(c["id"] for c in pending if c["repetition"] == r) for r in (1, 2, 3)]
+    assert len(set(id_.split("#")[0] for id_ in firsts)) == 3
+
+
+def test_unsupported_combinations_are_skipped_cells_with_their_reason():
+    from wirebench import cells
+
+    ordered = cells(["uvloop"], INTERPRETERS, TWO_WORKLOADS, 2, PLAN, 6379)
+    skipped = [cell for cell in ordered if cell["status"] == "skipped"]
+    assert [cell["id"] for cell in skipped] == ["uvloop@pypy3/get#1", "uvloop@pypy3/get-p16#1"]
+    assert skipped[0]["reason"] == "uvloop does not support pypy"
+
+
+def test_resume_measures_only_the_missing_cells():
+    from wirebench import cells, cells_to_measure
+
+    ordered = cells(["redis", "asyncio"], INTERPRETERS, TWO_WORKLOADS[:1], 2, PLAN, 6379)
+    done = ["redis@native/get#1", "asyncio@cpython3.11/get#1"]
+    remaining = cells_to_measure(ordered, done)
+    assert [cell["id"] for cell in remaining] == [
+        "asyncio@pypy3/get#1", "asyncio@cpython3.11/get#2", "asyncio@pypy3/get#2", "redis@native/get#2",
+    ]  # fmt: skip
