@@ -75,6 +75,10 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
             problems.append(f"workload {name!r} needs exactly one of requests or seconds")
         if not workload.get("tests"):
             problems.append(f"workload {name!r} needs tests (e.g. 'get')")
+        if "preload" in workload and not isinstance(workload["preload"], bool):
+            problems.append(f"workload {name!r}: preload must be true or false")
+        if workload.get("preload") and not workload.get("keyspace"):
+            problems.append(f"workload {name!r}: preload needs a keyspace (the keys -r uses)")
         for field in ("clients", "pipeline", "data_size", "keyspace", "requests", "seconds"):
             value = workload.get(field)
             if value is not None and (not isinstance(value, int) or value <= 0):
@@ -192,6 +196,105 @@ def cells_to_measure(all_cells, done_ids):
     return [cell for cell in all_cells if cell["status"] == "pending" and cell["id"] not in done]
 
 
+CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
+RESULT_FIELDS = ("exit_code", "timed_out", "elapsed_s", "client_cpu_s")
+
+
+def stderr_tail(measured):
+    return measured["result"].get("stderr", "")[-300:].strip()
+
+
+def sample(cell, prepared, measures, before, after):
+    """One cell's sample from what its tasks returned: status, reason, metrics, counters.
+
+    ``measures``: load host -> the wirebench_load measure result. The cell's throughput is
+    the sum over load hosts; each host's latency is kept.
+    """
+    from collect import redis_benchmark  # the controller's venv has the project installed
+
+    status, reason = "ok", None
+    per_host = {}
+    for host, measured in sorted(measures.items()):
+        result = measured["result"]
+        entry = {key: result.get(key) for key in RESULT_FIELDS}
+        try:
+            rows = redis_benchmark.parse_csv(measured.get("stdout", "")).rows
+        except redis_benchmark.ParseError as exc:
+            rows, entry["problem"] = (), str(exc)
+        entry["tests"] = {row.test: row.metrics for row in rows}
+        per_host[host] = entry
+    if (
+        before.get("main_pid") != after.get("main_pid")
+        or after.get("active_state") != "active"
+        or (after.get("n_restarts", 0) > before.get("n_restarts", 0))
+    ):
+        status, reason = (
+            "server_crashed",
+            (
+                f"{cell['unit']}: MainPID {before.get('main_pid')} -> {after.get('main_pid')}, "
+                f"state {after.get('active_state')} ({after.get('result')}), "
+                f"restarts {before.get('n_restarts')} -> {after.get('n_restarts')}"
+            ),
+        )
+    elif any(entry["timed_out"] for entry in per_host.values()):
+        status, reason = (
+            "timeout",
+            "redis-benchmark ran past its timeout on "
+            + ", ".join(host for host, entry in per_host.items() if entry["timed_out"]),
+        )
+    elif any(entry["exit_code"] != 0 or entry.get("problem") for entry in per_host.values()):
+        status, reason = (
+            "benchmark_error",
+            "; ".join(
+                f"{host}: exit {entry['exit_code']} {stderr_tail(measures[host])}"
+                for host, entry in per_host.items()
+                if entry["exit_code"] != 0 or entry.get("problem")
+            ),
+        )
+    rps = {}
+    for entry in per_host.values():
+        for test, metrics in entry["tests"].items():
+            if "rps" in metrics:
+                rps[test] = rps.get(test, 0.0) + metrics["rps"]
+    same_process = before.get("main_pid") == after.get("main_pid")
+    measured_cpu = same_process and after.get("cpu_seconds") is not None
+    return {
+        **{key: cell[key] for key in CELL_FIELDS},
+        "status": "ok" if status == "ok" else "failed",
+        "failure": None if status == "ok" else status,
+        "reason": reason,
+        "requests": prepared.get("requests"),
+        "warmup_rps": prepared.get("warmup_rps"),
+        "verified": prepared.get("verified"),
+        "rps": rps,
+        "load_hosts": per_host,
+        "server_cpu_s": after["cpu_seconds"] - before["cpu_seconds"] if measured_cpu else None,
+        "counters": {"before": before, "after": after},
+    }
+
+
+def failed_sample(cell, failure, reason):
+    """A cell that failed before it produced a measurement (verify, unreachable, ...)."""
+    return {
+        **{key: cell.get(key) for key in CELL_FIELDS},
+        "status": "failed",
+        "failure": failure,
+        "reason": reason,
+    }
+
+
+def progress(sample, index, total):
+    """The line a user sees as each cell completes."""
+    head = (
+        f"cell {index}/{total}: {sample['implementation']}@{sample['interpreter']}"
+        f"/{sample['workload']} #{sample['repetition']}"
+    )
+    if sample["status"] != "ok":
+        return f"{head}: FAILED {sample.get('failure')}: {sample.get('reason')}"
+    rates = ", ".join(f"{test} {rate:,.0f} requests/s" for test, rate in sample["rps"].items())
+    return f"{head}: {rates or 'no rate'}"
+
+
 def project_pins(pyproject_text, extra):
     """The requirement specifiers of one optional-dependencies group of pyproject.toml."""
     data = tomllib.loads(pyproject_text)
@@ -201,12 +304,20 @@ def project_pins(pyproject_text, extra):
         raise ValueError(f"pyproject.toml has no optional-dependencies group {extra!r}") from None
 
 
+def project_version(pyproject_text):
+    return tomllib.loads(pyproject_text)["project"]["version"]
+
+
 class FilterModule:
     def filters(self):
         return {
             "wirebench_matrix_problems": matrix_problems,
             "wirebench_server_units": server_units,
             "wirebench_project_pins": project_pins,
+            "wirebench_project_version": project_version,
             "wirebench_cells": cells,
             "wirebench_cells_to_measure": cells_to_measure,
+            "wirebench_sample": sample,
+            "wirebench_failed_sample": failed_sample,
+            "wirebench_progress": progress,
         }
