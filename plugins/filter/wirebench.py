@@ -5,6 +5,7 @@ Logic lives here (tested by tests/plugins/test_wirebench_filters.py); YAML only 
 
 from __future__ import annotations
 
+import json
 import re
 
 try:
@@ -295,6 +296,21 @@ def progress(sample, index, total):
     return f"{head}: {rates or 'no rate'}"
 
 
+def sample_ids(paths):
+    """The cell ids of the sample.json files at these paths (on the controller).
+
+    A file that cannot be read or parsed counts as no sample: its cell is measured again.
+    """
+    ids = []
+    for path in paths:
+        try:
+            with open(path) as handle:
+                ids.append(json.load(handle)["id"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return ids
+
+
 def project_pins(pyproject_text, extra):
     """The requirement specifiers of one optional-dependencies group of pyproject.toml."""
     data = tomllib.loads(pyproject_text)
@@ -314,6 +330,7 @@ class FilterModule:
             "wirebench_matrix_problems": matrix_problems,
             "wirebench_server_units": server_units,
             "wirebench_project_pins": project_pins,
+            "wirebench_sample_ids": sample_ids,
             "wirebench_project_version": project_version,
             "wirebench_cells": cells,
             "wirebench_cells_to_measure": cells_to_measure,

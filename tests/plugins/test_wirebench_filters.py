@@ -156,3 +156,13 @@ def test_resume_measures_only_the_missing_cells():
     assert [cell["id"] for cell in remaining] == [
         "asyncio@pypy3/get#1", "asyncio@cpython3.11/get#2", "asyncio@pypy3/get#2", "redis@native/get#2",
     ]  # fmt: skip
+
+
+def test_sample_ids_skip_unreadable_files(tmp_path):
+    from wirebench import sample_ids
+
+    (tmp_path / "a.json").write_text('{"id": "redis@native/get#1", "status": "ok"}')
+    (tmp_path / "b.json").write_text('{"id": ')  # a sample cut off by a crash
+    assert sample_ids(
+        [str(tmp_path / "a.json"), str(tmp_path / "b.json"), str(tmp_path / "none")]
+    ) == ["redis@native/get#1"]

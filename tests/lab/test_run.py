@@ -1,0 +1,187 @@
+"""End to end on the built-in lab: the run measures every cell across the lab's network and
+brings every raw result back; a server killed mid-run is recorded, not fatal; a resumed run
+measures only the missing cells. Traffic goes only to the lab's hosts (198.18.0.0/24)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+
+import pytest
+
+from .labtools import ROOT, inventory_hosts, lab_processes, run_playbook, ssh
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
+]
+
+INVENTORY = ["-i", "inventory/local"]
+RESULTS = ROOT / "results"
+
+
+@pytest.fixture(scope="module")
+def provisioned_lab():
+    run = run_playbook("lab-up")
+    assert run.returncode == 0, run.output[-3000:]
+    run = run_playbook("provision", *INVENTORY)
+    assert run.returncode == 0, run.output[-3000:]
+    yield {host.name: host for host in inventory_hosts()}
+    run_playbook("lab-down")
+    assert not lab_processes()
+
+
+def run_id_of(run):
+    match = re.search(r"run (\S+): \d+ cells to measure", run.output)
+    assert match, run.output[-3000:]
+    return match.group(1)
+
+
+def samples(run_id):
+    return {
+        json.loads(path.read_text())["id"]: json.loads(path.read_text())
+        for path in (RESULTS / run_id / "raw").glob("*/sample.json")
+    }
+
+
+@pytest.fixture(scope="module")
+def quick_run(provisioned_lab):
+    run = run_playbook(
+        "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", "wirebench_label=test-quick"
+    )
+    assert run.returncode == 0, run.output[-5000:]
+    return run
+
+
+def test_quick_run_measures_every_cell(quick_run):
+    run_id = run_id_of(quick_run)
+    assert (RESULTS / "latest").resolve() == (RESULTS / run_id).resolve()
+    found = samples(run_id)
+    measured = [s for s in found.values() if s["status"] != "skipped"]
+    assert len(measured) == 11  # redis + 7 implementations on CPython + 3 on PyPy
+    for sample in measured:
+        assert sample["status"] == "ok", sample
+        assert sample["rps"]["GET"] > 0
+        assert sample["server_cpu_s"] > 0
+        assert sample["verified"]["round_trip"] is True
+        assert sample["verified"]["preloaded_keys"] == 1000
+        load = sample["load_hosts"]["load1"]
+        assert load["client_cpu_s"] > 0 and load["exit_code"] == 0
+        assert (
+            sample["counters"]["before"]["main_pid"] == sample["counters"]["after"]["main_pid"] > 0
+        )
+        raw = RESULTS / run_id / "raw" / re.sub("[/#]", "_", sample["id"]) / "load1"
+        assert {path.name for path in raw.iterdir()} == {
+            "argv.json",
+            "stdout.csv",
+            "stderr.txt",
+            "result.json",
+        }
+
+
+def test_quick_run_records_skips_and_conditions(quick_run):
+    run_id = run_id_of(quick_run)
+    skipped = {i: s for i, s in samples(run_id).items() if s["status"] == "skipped"}
+    assert "does not support pypy" in skipped["uvloop@pypy3/get#1"]["reason"]
+    meta = json.loads((RESULTS / run_id / "run-meta.json").read_text())
+    assert meta["format"] == "wirebench/1"
+    assert meta["servers"]["server1"]["nic"]["driver"] == "veth"
+    assert meta["load_hosts"]["load1"]["extra"]["redis_benchmark_version"]
+    assert meta["matrix"]["repetitions"] == 1
+    assert meta["git_revision"] and meta["wirebench_version"]
+
+
+def test_progress_names_each_cell_and_its_throughput(quick_run):
+    assert re.search(r"cell 1/11: \S+ #1: GET [\d,]+ requests/s", quick_run.output)
+    assert re.search(r"cell 11/11: \S+ #1: GET [\d,]+ requests/s", quick_run.output)
+
+
+def test_no_unit_is_left_running(quick_run, provisioned_lab):
+    server = provisioned_lab["server1"]
+    active = ssh(server, "systemctl list-units 'wirebench*' --state=active --no-legend --plain")
+    assert active.stdout.strip() == ""
+
+
+def test_resume_measures_only_the_missing_cells(quick_run):
+    run_id = run_id_of(quick_run)
+    raw = RESULTS / run_id / "raw"
+    removed = ["asyncio@cpython3.11_get_1", "threads@pypy3_get_1"]
+    kept = raw / "redis@native_get_1" / "sample.json"
+    kept_before = kept.read_text()
+    for name in removed:
+        shutil.rmtree(raw / name)
+    run = run_playbook(
+        "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", f"wirebench_resume={run_id}"
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert f"run {run_id}: 2 cells to measure" in run.output
+    assert len(re.findall(r"cell \d+/2: ", run.output)) >= 2
+    for name in removed:
+        assert json.loads((raw / name / "sample.json").read_text())["status"] == "ok"
+    assert kept.read_text() == kept_before
+
+
+def test_resume_of_an_unknown_run_is_refused(provisioned_lab):
+    run = run_playbook(
+        "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", "wirebench_resume=no-such-run"
+    )
+    assert run.returncode != 0
+    assert "no-such-run" in run.output
+
+
+def kill_server_during_measured_run(server, load, unit, measured_requests, stop):
+    """Wait until the measured redis-benchmark runs on the load host, then kill the server."""
+    while not stop.is_set():
+        running = ssh(load, f"pgrep -f -- '-n {measured_requests} '")
+        if running.returncode == 0:
+            time.sleep(0.5)
+            ssh(server, f"systemctl kill --signal=SIGKILL '{unit}'")
+            return
+        time.sleep(0.2)
+
+
+def test_a_server_killed_mid_run_is_recorded_and_the_run_goes_on(provisioned_lab):
+    unit = "wirebench-server@asyncio-protocol:cpython3.11.service"
+    requests = 400_000  # long enough to be killed in the middle of
+    workload = {
+        "name": "long-get",
+        "tests": "get",
+        "clients": 10,
+        "keyspace": 1000,
+        "requests": requests,
+        "preload": True,
+    }
+    extra = {
+        "wirebench_implementations": ["asyncio-protocol", "redis"],
+        "wirebench_interpreters": [
+            {"name": "cpython3.11", "provider": "system", "executable": "/usr/bin/python3"}
+        ],
+        "wirebench_workloads": [workload],
+        "wirebench_repetitions": 1,
+        "wirebench_benchmark_timeout": 60,
+        "wirebench_label": "test-crash",
+    }
+    stop = threading.Event()
+    killer = threading.Thread(
+        target=kill_server_during_measured_run,
+        args=(provisioned_lab["server1"], provisioned_lab["load1"], unit, requests, stop),
+        daemon=True,
+    )
+    killer.start()
+    try:
+        run = run_playbook("run", *INVENTORY, "-e", json.dumps(extra), timeout=900)
+    finally:
+        stop.set()
+        killer.join(timeout=30)
+    assert run.returncode == 0, run.output[-5000:]
+    found = samples(run_id_of(run))
+    crashed = found["asyncio-protocol@cpython3.11/long-get#1"]
+    assert crashed["status"] == "failed"
+    assert crashed["failure"] == "server_crashed", crashed
+    assert "MainPID" in crashed["reason"]
+    assert found["redis@native/long-get#1"]["status"] == "ok"
+    assert "FAILED server_crashed" in run.output
