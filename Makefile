@@ -37,10 +37,12 @@ unit: venv
 bench-loopback: venv
 	$(BIN)/python -m tools.loopback_bench $(ARGS)
 
-# The benchmark on the built-in lab: lab-up, then bench.yml (today: preflight and provision;
-# the run and collect phases land with issues #5 and #6).
+# The benchmark on the built-in lab: lab-up, then bench.yml with presets/default.yml
+# (preflight, provision, run; reports land with issue #6). Another preset:
+# make bench PRESET=seed
+PRESET ?= default
 bench: lab-up
-	$(BIN)/ansible-playbook -i inventory/local bench.yml $(ARGS)
+	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/$(PRESET).yml $(ARGS)
 
 # The built-in lab: two systemd-nspawn hosts on this machine (inventory/local).
 lab-up: venv
