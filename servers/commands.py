@@ -637,23 +637,32 @@ def cmd_rpush(session: Session, argv: list[bytes]) -> bytes:
     return integer(len(items))
 
 
+def optional_count(argv: list[bytes]) -> int | None:
+    """The optional COUNT of LPOP/RPOP/SPOP/ZPOPMIN (argv[2]); None when it is absent."""
+    if len(argv) < 3:
+        return None
+    count = parse_int(argv[2])
+    if count < 0:
+        raise CommandError(NOT_POSITIVE)
+    return count
+
+
+def popped(pop, count: int | None, size: int) -> bytes:
+    """Without a count, one item as a bulk reply; with one, up to count items as an array."""
+    if count is None:
+        return bulk(pop())
+    return array([pop() for _ in range(min(count, size))])
+
+
 def _pop(session: Session, argv: list[bytes], from_left: bool) -> bytes:
     if len(argv) > 3:
         return wrong_arity("lpop" if from_left else "rpop")
-    count = None
-    if len(argv) == 3:
-        count = parse_int(argv[2])
-        if count < 0:
-            return NOT_POSITIVE
+    count = optional_count(argv)
     state = session.state
     items = state.typed(argv[1], deque)
     if items is None:
         return NULL_BULK if count is None else NULL_ARRAY
-    pop = items.popleft if from_left else items.pop
-    if count is None:
-        reply = bulk(pop())
-    else:
-        reply = array([pop() for _ in range(min(count, len(items)))])
+    reply = popped(items.popleft if from_left else items.pop, count, len(items))
     state.drop_if_empty(argv[1], items)
     return reply
 
@@ -698,21 +707,14 @@ def cmd_sadd(session: Session, argv: list[bytes]) -> bytes:
 def cmd_spop(session: Session, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return SYNTAX
-    count = None
-    if len(argv) == 3:
-        count = parse_int(argv[2])
-        if count < 0:
-            return NOT_POSITIVE
+    count = optional_count(argv)
     state = session.state
     members = state.typed(argv[1], set)
     if members is None:
         return NULL_BULK if count is None else EMPTY_ARRAY
     # set.pop() takes an arbitrary member rather than a uniformly random one: cheap, and
     # no client of a benchmark can rely on the distribution.
-    if count is None:
-        reply = bulk(members.pop())
-    else:
-        reply = array([members.pop() for _ in range(min(count, len(members)))])
+    reply = popped(members.pop, count, len(members))
     state.drop_if_empty(argv[1], members)
     return reply
 
@@ -795,11 +797,8 @@ def cmd_zadd(session: Session, argv: list[bytes]) -> bytes:
 def cmd_zpopmin(session: Session, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return SYNTAX
-    count = 1
-    if len(argv) == 3:
-        count = parse_int(argv[2])
-        if count < 0:
-            return NOT_POSITIVE
+    count = optional_count(argv)
+    count = 1 if count is None else count
     state = session.state
     zset = state.typed(argv[1], SortedSet)
     if zset is None:
