@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -33,3 +34,34 @@ def summarize(values) -> Summary:
         maximum=max(values),
         cv=cv,
     )
+
+
+def median_confidence_interval(values, confidence: float = 0.95):
+    """Distribution-free confidence interval of the median, from order statistics.
+
+    The interval [x_(k), x_(n-k+1)] covers the true median with probability at least
+    ``confidence`` when k is the largest rank whose binomial tail is small enough. None when
+    there are too few values for any such interval (fewer than 6 at 95%).
+    """
+    ordered = sorted(float(value) for value in values)
+    n = len(ordered)
+    alpha = 1.0 - confidence
+    tail = 0.0
+    rank = 0
+    for k in range(n // 2 + 1):
+        tail += math.comb(n, k) / 2**n  # P(Binomial(n, 1/2) <= k)
+        if tail > alpha / 2:
+            break
+        rank = k + 1
+    if rank == 0:
+        return None
+    return ordered[rank - 1], ordered[n - rank]
+
+
+def relative_half_width(values, confidence: float = 0.95):
+    """How far the median's confidence interval reaches, relative to the median (None: no CI)."""
+    interval = median_confidence_interval(values, confidence)
+    if interval is None:
+        return None
+    middle = statistics.median(values)
+    return max(middle - interval[0], interval[1] - middle) / middle if middle else None

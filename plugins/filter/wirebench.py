@@ -5,7 +5,9 @@ Logic lives here (tested by tests/plugins/test_wirebench_filters.py); YAML only 
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
 
 try:
@@ -311,6 +313,42 @@ def sample_ids(paths):
     return ids
 
 
+def repetitions_verdict(cell, results_dir, adaptive):
+    """Adaptive repetitions: {"needed": bool, "reason": str} for this repetition of a cell.
+
+    ``adaptive``: {"target": relative half-width of the median's 95% confidence interval,
+    e.g. 0.03, "min_repetitions": N}. Off (always needed) when empty. The repetitions
+    measured so far are read from the run's samples on the controller.
+    """
+    if not adaptive or cell["repetition"] <= int(adaptive.get("min_repetitions", 6)):
+        return {"needed": True, "reason": "fixed repetitions"}
+    from collect.stats import relative_half_width
+
+    pattern = f"{cell['implementation']}@{cell['interpreter']}_{cell['workload']}_*"
+    rates = {}
+    for path in glob.glob(os.path.join(results_dir, "raw", pattern, "sample.json")):
+        try:
+            with open(path) as handle:
+                measured = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        same_cell = measured.get("id", "").rsplit("#", 1)[0] == cell["id"].rsplit("#", 1)[0]
+        if same_cell and measured.get("status") == "ok":
+            for test, rate in measured["rps"].items():
+                rates.setdefault(test, []).append(rate)
+    target = float(adaptive["target"])
+    widths = {test: relative_half_width(values) for test, values in rates.items()}
+    if widths and all(width is not None and width <= target for width in widths.values()):
+        worst = max(widths.values())
+        count = min(len(values) for values in rates.values())
+        return {
+            "needed": False,
+            "reason": f"not needed: the median's 95% confidence interval is within "
+            f"±{100 * worst:.1f}% (target ±{100 * target:.1f}%) after {count} repetitions",
+        }
+    return {"needed": True, "reason": "confidence interval not yet within target"}
+
+
 def project_pins(pyproject_text, extra):
     """The requirement specifiers of one optional-dependencies group of pyproject.toml."""
     data = tomllib.loads(pyproject_text)
@@ -331,6 +369,7 @@ class FilterModule:
             "wirebench_server_units": server_units,
             "wirebench_project_pins": project_pins,
             "wirebench_sample_ids": sample_ids,
+            "wirebench_repetitions_verdict": repetitions_verdict,
             "wirebench_project_version": project_version,
             "wirebench_cells": cells,
             "wirebench_cells_to_measure": cells_to_measure,

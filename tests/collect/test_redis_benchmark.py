@@ -78,3 +78,14 @@ def test_summary_statistics():
     assert summarize([5.0]).cv == 0.0
     with pytest.raises(ValueError, match="no values"):
         summarize([])
+
+
+def test_median_confidence_interval_from_order_statistics():
+    from collect.stats import median_confidence_interval, relative_half_width
+
+    assert median_confidence_interval([1, 2, 3, 4, 5]) is None  # too few for 95%
+    assert median_confidence_interval([6, 1, 5, 2, 4, 3]) == (1.0, 6.0)
+    # With 20 values the 95% interval is the 6th to the 15th (binomial tail 0.0207).
+    assert median_confidence_interval(range(1, 21)) == (6.0, 15.0)
+    assert relative_half_width([100, 101, 99, 100, 102, 98]) == pytest.approx(0.02)
+    assert relative_half_width([100, 101]) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,42 @@ def test_sample_ids_skip_unreadable_files(tmp_path):
     assert sample_ids(
         [str(tmp_path / "a.json"), str(tmp_path / "b.json"), str(tmp_path / "none")]
     ) == ["redis@native/get#1"]
+
+
+def write_samples(tmp_path, rates, workload="get"):
+    for repetition, rate in enumerate(rates, 1):
+        folder = tmp_path / "raw" / f"asyncio@cpython3.11_{workload}_{repetition}"
+        folder.mkdir(parents=True)
+        sample = {
+            "id": f"asyncio@cpython3.11/{workload}#{repetition}",
+            "status": "ok",
+            "rps": {"GET": rate},
+        }
+        (folder / "sample.json").write_text(json.dumps(sample))
+
+
+def cell_at(repetition, workload="get"):
+    return {"id": f"asyncio@cpython3.11/{workload}#{repetition}", "implementation": "asyncio",
+            "interpreter": "cpython3.11", "workload": workload, "repetition": repetition}  # fmt: skip
+
+
+def test_adaptive_repetitions_stop_when_the_median_is_known(tmp_path):
+    from wirebench import repetitions_verdict
+
+    adaptive = {"target": 0.03, "min_repetitions": 6}
+    assert repetitions_verdict(cell_at(9), str(tmp_path), {})["needed"] is True  # off
+    write_samples(tmp_path, [100, 101, 99, 100, 102, 98])
+    assert repetitions_verdict(cell_at(3), str(tmp_path), adaptive)["needed"] is True  # below min
+    verdict = repetitions_verdict(cell_at(7), str(tmp_path), adaptive)
+    assert verdict["needed"] is False
+    assert "within ±2.0% (target ±3.0%) after 6 repetitions" in verdict["reason"]
+
+
+def test_adaptive_repetitions_go_on_while_the_spread_is_wide(tmp_path):
+    from wirebench import repetitions_verdict
+
+    write_samples(tmp_path, [100, 130, 80, 100, 120, 90])
+    write_samples(tmp_path, [100] * 6, workload="get-p16")  # another cell: not counted
+    assert repetitions_verdict(cell_at(7), str(tmp_path), {"target": 0.03, "min_repetitions": 6})[
+        "needed"
+    ]
