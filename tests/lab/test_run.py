@@ -185,3 +185,20 @@ def test_a_server_killed_mid_run_is_recorded_and_the_run_goes_on(provisioned_lab
     assert "MainPID" in crashed["reason"]
     assert found["redis@native/long-get#1"]["status"] == "ok"
     assert "FAILED server_crashed" in run.output
+
+
+def test_adaptive_repetitions_stop_once_the_median_is_pinned_down(provisioned_lab):
+    extra = {
+        "wirebench_implementations": ["redis"],
+        "wirebench_repetitions": 7,
+        # A loose target so the lab's noise cannot keep it from being met after 6 runs.
+        "wirebench_adaptive": {"target": 0.5, "min_repetitions": 6},
+        "wirebench_label": "test-adaptive",
+    }
+    run = run_playbook("run", *INVENTORY, "-e", "@presets/quick.yml", "-e", json.dumps(extra))
+    assert run.returncode == 0, run.output[-3000:]
+    found = samples(run_id_of(run))
+    assert [found[f"redis@native/get#{r}"]["status"] for r in range(1, 8)] == ["ok"] * 6 + [
+        "skipped"
+    ]
+    assert "after 6 repetitions" in found["redis@native/get#7"]["reason"]
