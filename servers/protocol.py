@@ -168,6 +168,14 @@ _ESCAPES = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
+def _line_end(buffer: bytes, pos: int, separator: bytes, too_big: str) -> int:
+    """Where the line starting at pos ends (-1: not yet), refusing lines redis would refuse."""
+    end = buffer.find(separator, pos)
+    if end < 0 and len(buffer) - pos > INLINE_MAX_SIZE:
+        raise ProtocolError(too_big)
+    return end
+
+
 def _is_hex_pair(line: bytes, i: int) -> bool:
     return line[i] in _HEX and line[i + 1] in _HEX
 
@@ -283,10 +291,8 @@ class RequestParser:
         return commands
 
     def _inline(self, buffer: bytes, pos: int) -> list[bytes] | None:
-        end = buffer.find(b"\n", pos)
+        end = _line_end(buffer, pos, b"\n", "too big inline request")
         if end < 0:
-            if len(buffer) - pos > INLINE_MAX_SIZE:
-                raise ProtocolError("too big inline request")
             return None
         line = buffer[pos : end - 1] if end > pos and buffer[end - 1] == 0x0D else buffer[pos:end]
         args = split_inline(line)
@@ -296,10 +302,8 @@ class RequestParser:
         return args
 
     def _multibulk(self, buffer: bytes, pos: int) -> list[bytes] | None:
-        end = buffer.find(b"\r\n", pos)
+        end = _line_end(buffer, pos, b"\r\n", "too big mbulk count string")
         if end < 0:
-            if len(buffer) - pos > INLINE_MAX_SIZE:
-                raise ProtocolError("too big mbulk count string")
             return None
         count = _parse_length(buffer[pos + 1 : end])
         if count is None or count > MAX_MULTIBULK_LEN:
@@ -317,10 +321,8 @@ class RequestParser:
         for _ in range(count):
             if pos >= size:
                 return None
-            end = buffer.find(b"\r\n", pos)
+            end = _line_end(buffer, pos, b"\r\n", "too big bulk count string")
             if end < 0:
-                if size - pos > INLINE_MAX_SIZE:
-                    raise ProtocolError("too big bulk count string")
                 return None
             if buffer[pos] != 0x24:  # '$'
                 raise ProtocolError(f"expected '$', got '{buffer[pos]:c}'")
