@@ -108,7 +108,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
     args: list[bytes] = []
     i, n = 0, len(line)
     while True:
-        while i < n and line[i] in b" \n\r\t\v\f":
+        while i < n and line[i] in _SPACES:
             i += 1
         if i >= n:
             return args
@@ -126,7 +126,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                     i += 1
                     current.append(_ESCAPES.get(line[i], line[i]))
                 elif c == 0x22:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                    if not _ends_argument(line, i + 1):
                         return None
                     in_double = False
                     i += 1
@@ -141,7 +141,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                     i += 1
                     current.append(0x27)
                 elif c == 0x27:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                    if not _ends_argument(line, i + 1):
                         return None
                     in_single = False
                     i += 1
@@ -152,7 +152,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in b" \n\r\t\v\f\x00":
+                if c in _SPACES:  # no NUL here: the line was cut at the first one
                     break
                 if c == 0x22:
                     in_double = True
@@ -162,6 +162,15 @@ def split_inline(line: bytes) -> list[bytes] | None:
                     current.append(c)
             i += 1
         args.append(bytes(current))
+
+
+# C's isspace(): what separates inline arguments.
+_SPACES = b" \n\r\t\v\f"
+
+
+def _ends_argument(line: bytes, i: int) -> bool:
+    """A closing quote must be followed by a space or the end of the line (sdssplitargs)."""
+    return i >= len(line) or line[i] in _SPACES
 
 
 _ESCAPES = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
