@@ -200,7 +200,7 @@ def cells_to_measure(all_cells, done_ids):
 
 
 CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
-RESULT_FIELDS = ("exit_code", "timed_out", "elapsed_s", "client_cpu_s")
+RESULT_FIELDS = ("exit_code", "timed_out", "elapsed_s", "client_cpu_s", "load_cpu", "threads")
 
 
 def stderr_tail(measured):

@@ -77,7 +77,12 @@ requests:
   type: int
   returned: action=prepare
 result:
-  description: exit code, timed_out, started, ended, elapsed_s, client_cpu_s (measure).
+  description:
+    - exit code, timed_out, started, ended, elapsed_s, client_cpu_s (measure).
+    - threads (redis-benchmark's --threads, 1 when not given).
+    - load_cpu, the load host's own CPU use during the run, to tell when the client is the
+      bottleneck; C(cpus) the CPU ids this process may run on, C(busy_fraction) the share
+      of their time spent busy (all but idle and iowait), null when no tick elapsed.
   type: dict
   returned: action=measure
 """
@@ -86,6 +91,13 @@ WAIT_SECONDS = 30.0
 WARMUP_SHARE = 0.1  # of the measured requests, at least MIN_WARMUP
 MIN_WARMUP = 2000
 PRELOAD_BATCH = 1000
+PROC_STAT = "/proc/stat"
+# Per-CPU columns of /proc/stat (proc(5)): user nice system idle iowait irq softirq steal
+# guest guest_nice. guest and guest_nice are already counted in user and nice, so only the
+# first eight add up to the CPU's time; idle and iowait are the time it was not busy.
+TIME_COLUMNS = 8
+IDLE = 3
+IOWAIT = 4
 
 
 class CellError(Exception):
@@ -249,11 +261,47 @@ def benchmark_argv(host: str, port: int, workload: dict, requests: int) -> list:
     return argv
 
 
+def cpu_jiffies(text: str) -> dict:
+    """{cpu id: (busy jiffies, total jiffies)} from the per-CPU lines of a /proc/stat text."""
+    found = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or not name[3:].isdigit():
+            continue  # the "cpu" line sums every CPU, not only the ones this process uses
+        values = [int(field) for field in rest.split()[:TIME_COLUMNS]]
+        total = sum(values)
+        found[int(name[3:])] = (total - values[IDLE] - values[IOWAIT], total)
+    return found
+
+
+def busy_fraction(before: dict, after: dict, cpus) -> float | None:
+    """Share of the time of `cpus` spent busy between two cpu_jiffies() readings.
+
+    None when no tick elapsed (a run shorter than a jiffy) or no CPU is in both readings.
+    """
+    cpus = [cpu for cpu in cpus if cpu in before and cpu in after]
+    busy = sum(after[cpu][0] - before[cpu][0] for cpu in cpus)
+    total = sum(after[cpu][1] - before[cpu][1] for cpu in cpus)
+    if total <= 0:
+        return None
+    # A CPU's iowait may go backwards (proc(5)), which can push busy past total.
+    return min(max(busy / total, 0.0), 1.0)
+
+
+def read_cpu_jiffies() -> dict:
+    with open(PROC_STAT) as handle:
+        return cpu_jiffies(handle.read())
+
+
 def run_benchmark(argv: list, password: str, timeout: float) -> dict:
     """Run redis-benchmark; its own CPU seconds come from wait4's rusage."""
     # redis-benchmark takes a password only as -a (it ignores REDISCLI_AUTH): it is on its
     # command line while it runs, but never in the artefacts (see redacted()).
     command = [*argv, "-a", password] if password else argv
+    # The CPUs redis-benchmark may use (a pinned container or taskset limits them); on a
+    # shared or pinned host the machine-wide "cpu" line would hide a saturated client.
+    cpus = sorted(os.sched_getaffinity(0))
+    jiffies_before = read_cpu_jiffies()
     started = time.time()
     process = subprocess.Popen(
         command,
@@ -273,6 +321,7 @@ def run_benchmark(argv: list, password: str, timeout: float) -> dict:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()
     ended = time.time()
+    jiffies_after = read_cpu_jiffies()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "argv": [*argv, "-a", "<redacted>"] if password else argv,
@@ -286,6 +335,10 @@ def run_benchmark(argv: list, password: str, timeout: float) -> dict:
         # This module's process runs one redis-benchmark per call, so all children's
         # usage is this one's.
         "client_cpu_s": usage.ru_utime + usage.ru_stime,
+        "load_cpu": {
+            "cpus": cpus,
+            "busy_fraction": busy_fraction(jiffies_before, jiffies_after, cpus),
+        },
     }
 
 
@@ -340,7 +393,7 @@ def write_artefacts(dest: str, run: dict) -> None:
         "stderr.txt": run["stderr"],
         "result.json": json.dumps(
             {key: run[key] for key in ("exit_code", "timed_out", "started", "ended",
-                                       "elapsed_s", "client_cpu_s")},
+                                       "elapsed_s", "client_cpu_s", "load_cpu", "threads")},
             indent=2, sort_keys=True,
         ) + "\n",
     }  # fmt: skip
@@ -354,6 +407,7 @@ def write_artefacts(dest: str, run: dict) -> None:
 def measure(params: dict) -> dict:
     argv = benchmark_argv(params["host"], params["port"], params["workload"], params["requests"])
     run = run_benchmark(argv, params["password"], params["timeout"])
+    run["threads"] = int(params["workload"].get("threads") or 1)
     write_artefacts(params["dest"], run)
     return {
         "result": {key: value for key, value in run.items() if key != "stdout"},

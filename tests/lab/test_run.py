@@ -57,7 +57,7 @@ def quick_run(provisioned_lab):
     return run
 
 
-def test_quick_run_measures_every_cell(quick_run):
+def test_quick_run_measures_every_cell(quick_run, provisioned_lab):
     run_id = run_id_of(quick_run)
     assert (RESULTS / "latest").resolve() == (RESULTS / run_id).resolve()
     found = samples(run_id)
@@ -71,6 +71,14 @@ def test_quick_run_measures_every_cell(quick_run):
         assert sample["verified"]["preloaded_keys"] == 1000
         load = sample["load_hosts"]["load1"]
         assert load["client_cpu_s"] > 0 and load["exit_code"] == 0
+        # The load host's own CPUs (load1 is pinned to one) and how busy they were.
+        assert load["load_cpu"]["cpus"] == [provisioned_lab["load1"].cpu]
+        assert 0 < load["load_cpu"]["busy_fraction"] <= 1
+        assert load["threads"] == 1
+        # Controller timestamps around the whole cell, which holds the measured run.
+        assert sample["server_host"] == "server1"
+        assert 0 < sample["cell_started"] < sample["cell_ended"]
+        assert sample["cell_ended"] - sample["cell_started"] > load["elapsed_s"] > 0
         assert (
             sample["counters"]["before"]["main_pid"] == sample["counters"]["after"]["main_pid"] > 0
         )
@@ -81,12 +89,15 @@ def test_quick_run_measures_every_cell(quick_run):
             "stderr.txt",
             "result.json",
         }
+        recorded = json.loads((raw / "result.json").read_text())
+        assert recorded["load_cpu"] == load["load_cpu"] and recorded["threads"] == 1
 
 
 def test_quick_run_records_skips_and_conditions(quick_run):
     run_id = run_id_of(quick_run)
     skipped = {i: s for i, s in samples(run_id).items() if s["status"] == "skipped"}
     assert "does not support pypy" in skipped["uvloop@pypy3/get#1"]["reason"]
+    assert {sample["server_host"] for sample in skipped.values()} == {"server1"}
     meta = json.loads((RESULTS / run_id / "run-meta.json").read_text())
     assert meta["format"] == "wirebench/1"
     assert meta["servers"]["server1"]["nic"]["driver"] == "veth"
@@ -202,3 +213,4 @@ def test_adaptive_repetitions_stop_once_the_median_is_pinned_down(provisioned_la
         "skipped"
     ]
     assert "after 6 repetitions" in found["redis@native/get#7"]["reason"]
+    assert found["redis@native/get#7"]["server_host"] == "server1"

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
-from wirebench_load import CellError, csv_rate, measure, prepare, verify, wait_until_answering
+from wirebench_load import (
+    CellError,
+    busy_fraction,
+    cpu_jiffies,
+    csv_rate,
+    measure,
+    prepare,
+    verify,
+    wait_until_answering,
+)
 
 from tests.servers.conftest import start_python_server, start_redis_server
 
@@ -57,6 +68,10 @@ def test_measure_writes_every_artefact(our_server, tmp_path):
     recorded = json.loads((tmp_path / "cell" / "result.json").read_text())
     assert recorded["client_cpu_s"] > 0 and recorded["elapsed_s"] > 0
     assert recorded["timed_out"] is False
+    assert recorded["threads"] == 1
+    assert recorded["load_cpu"]["cpus"] == sorted(os.sched_getaffinity(0))
+    assert 0 < recorded["load_cpu"]["busy_fraction"] <= 1
+    assert result["result"]["load_cpu"] == recorded["load_cpu"]
     argv = json.loads((tmp_path / "cell" / "argv.json").read_text())
     assert argv[:1] == ["redis-benchmark"] and "-n" in argv and "3000" in argv
 
@@ -120,3 +135,43 @@ def test_a_get_that_does_not_return_the_stored_value_fails_verification(blog_sty
     with pytest.raises(CellError, match="SET/GET round trip failed") as caught:
         verify("127.0.0.1", blog_style_server, "")
     assert caught.value.status == "verify_failed"
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_proc_stat_gives_each_cpus_busy_and_total_jiffies():
+    # A real /proc/stat of a 2-CPU machine; the "cpu" line (all CPUs summed) is not a CPU.
+    jiffies = cpu_jiffies((GOLDEN / "proc_stat_before").read_text())
+    assert sorted(jiffies) == [0, 1]
+    # cpu0 352059 0 99000 535683 1612 0 17576 1622 0 0: idle and iowait are not busy;
+    # guest columns are already in user and nice.
+    assert jiffies[0] == (
+        352059 + 99000 + 17576 + 1622,
+        352059 + 99000 + 535683 + 1612 + 17576 + 1622,
+    )
+
+
+def test_busy_fraction_counts_only_the_given_cpus():
+    before = cpu_jiffies((GOLDEN / "proc_stat_before").read_text())
+    after = cpu_jiffies((GOLDEN / "proc_stat_after").read_text())
+    # Between the two readings cpu0 was busy 81 of 97 jiffies, cpu1 97 of 100.
+    assert busy_fraction(before, after, [0]) == pytest.approx(81 / 97)
+    assert busy_fraction(before, after, [1]) == pytest.approx(97 / 100)
+    assert busy_fraction(before, after, [0, 1]) == pytest.approx(178 / 197)
+    # No tick elapsed, or a CPU the readings do not have: nothing to say.
+    assert busy_fraction(before, before, [0, 1]) is None
+    assert busy_fraction(before, after, [7]) is None
+
+
+def test_busy_fraction_stays_a_fraction_when_iowait_goes_backwards():
+    before = {0: (100, 200)}
+    after = {0: (160, 250)}  # iowait fell by 10: busy grew more than total
+    assert busy_fraction(before, after, [0]) == 1.0
+
+
+def test_measure_records_redis_benchmark_threads(our_server, tmp_path):
+    workload = {**WORKLOAD, "threads": 2}
+    result = measure(params(our_server, workload=workload, requests=2000, dest=str(tmp_path)))
+    assert result["result"]["threads"] == 2
+    assert "--threads" in json.loads((tmp_path / "argv.json").read_text())
