@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-lint and ansible-playbook find their siblings (ansible-galaxy, ...) on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv test lint unit bench bench-loopback lab-up lab-down lock clean
+.PHONY: venv test lint unit bench bench-loopback report lab-up lab-down lock clean
 
 venv: $(STAMP)
 
@@ -38,11 +38,16 @@ bench-loopback: venv
 	$(BIN)/python -m tools.loopback_bench $(ARGS)
 
 # The benchmark on the built-in lab: lab-up, then bench.yml with presets/default.yml
-# (preflight, provision, run; reports land with issue #6). Another preset:
+# (preflight, provision, run, collect). Another preset:
 # make bench PRESET=seed
 PRESET ?= default
 bench: lab-up
 	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/$(PRESET).yml $(ARGS)
+
+# Re-collect a run's raw results: run.json, summary.csv, report.md, plots.
+RUN ?= results/latest
+report: venv
+	$(BIN)/python -m collect report $(RUN) $(ARGS)
 
 # The built-in lab: two systemd-nspawn hosts on this machine (inventory/local).
 lab-up: venv

@@ -1,0 +1,196 @@
+"""From samples to cells: the statistics and flags of every measured combination.
+
+A cell here is one (server host, implementation, interpreter, workload, redis-benchmark
+test) over its repetitions. Only ``ok`` samples count towards its numbers; failed ones are
+counted and named.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from collect.stats import summarize
+
+NATIVE = "redis"
+# The test name of a workload whose every sample failed before printing a table.
+NO_TEST = "no test measured"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # Coefficient of variation over repetitions above which a cell is UNSTABLE.
+    unstable_cv: float = 0.10
+    # The client's share of its CPU budget (its process) at or above which the load
+    # generator, not the server, sets the number: CLIENT-BOUND.
+    client_cpu_share: float = 0.90
+    # The load host's CPUs busy (the client plus the kernel's network work) at or above this.
+    load_cpu_busy: float = 0.95
+
+
+def cell_key(sample: dict, test: str) -> tuple:
+    return (
+        sample["server_host"] or "",
+        sample["implementation"],
+        sample["interpreter"],
+        sample["workload"],
+        test,
+    )
+
+
+def median_or_none(values):
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+def worst_host(sample: dict, test: str, metric: str):
+    """The highest value of a latency metric over the sample's load hosts."""
+    values = [m.get(metric) for m in sample["tests"][test]["hosts"].values()]
+    values = [value for value in values if value is not None]
+    return max(values) if values else None
+
+
+def requests_per_cpu_second(sample: dict):
+    """Requests the server answered per CPU-second it used in the measured run.
+
+    The requests are every test's, over every load host; the server's CPU time covers the
+    whole measured run, so the ratio is per sample, not per test.
+    """
+    cpu = (sample.get("server") or {}).get("cpu_s")
+    if not cpu or cpu <= 0:
+        return None
+    requests = 0
+    for test in sample["tests"].values():
+        for host, metrics in test["hosts"].items():
+            elapsed = sample["load_hosts"][host].get("elapsed_s")
+            argv = sample["load_hosts"][host].get("argv") or []
+            count = argv[argv.index("-n") + 1] if "-n" in argv[:-1] else None
+            if count is not None and str(count).isdigit():
+                requests += int(count)
+            elif elapsed and metrics.get("rps"):
+                requests += metrics["rps"] * elapsed
+    return requests / cpu if requests else None
+
+
+def client_bound(sample: dict, thresholds: Thresholds) -> bool:
+    for entry in sample["load_hosts"].values():
+        share, busy = entry.get("client_cpu_share"), entry.get("load_cpu_busy")
+        if share is not None and share >= thresholds.client_cpu_share:
+            return True
+        if busy is not None and busy >= thresholds.load_cpu_busy:
+            return True
+    return False
+
+
+def cells(samples: list[dict], thresholds: Thresholds = Thresholds()) -> list[dict]:
+    """One summary per cell, in the order the samples come (sorted by the caller)."""
+    grouped: dict[tuple, dict] = {}
+    for sample in samples:
+        if sample["status"] == "skipped":
+            continue
+        tests = sample.get("tests") or {}
+        names = list(tests) if sample["status"] == "ok" else (list(tests) or [None])
+        for test in names:
+            group = grouped.setdefault(cell_key(sample, test), {"ok": [], "failed": []})
+            group["ok" if sample["status"] == "ok" else "failed"].append(sample)
+    # A failed sample with no table belongs to every test its workload measured elsewhere
+    # (a crash before redis-benchmark printed anything still counts against those tests).
+    for key in [k for k in grouped if k[4] is None]:
+        group = grouped.pop(key)
+        tests = sorted({k[4] for k in grouped if k[0] == key[0] and k[3] == key[3]} - {None})
+        for test in tests or [NO_TEST]:
+            entry = grouped.setdefault((*key[:4], test), {"ok": [], "failed": []})
+            entry["failed"] += group["failed"]
+    summaries = []
+    for key, group in grouped.items():
+        summaries.append(summarize_cell(key, group["ok"], group["failed"], thresholds))
+    add_share_of_native(summaries)
+    return summaries
+
+
+def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
+    server_host, implementation, interpreter, workload, test = key
+    cell = {
+        "server_host": server_host or None,
+        "implementation": implementation,
+        "interpreter": interpreter,
+        "workload": workload,
+        "test": test,
+        "samples_ok": len(ok),
+        "samples_failed": len(failed),
+        "failures": sorted({sample["failure"] or "failed" for sample in failed}),
+        "rps": None,
+        "share_of_native": None,
+        "p50_latency_ms": None,
+        "p99_latency_ms": None,
+        "requests_per_server_cpu_s": None,
+        "client_cpu_share": None,
+        "load_cpu_busy": None,
+        "flags": [],
+    }
+    restarted = any((s.get("server") or {}).get("restarted") for s in ok + failed)
+    if ok:
+        rates = [sample["tests"][test]["rps"] for sample in ok]
+        summary = summarize(rates)
+        cell["rps"] = {
+            "median": summary.median,
+            "min": summary.minimum,
+            "max": summary.maximum,
+            "cv": summary.cv,
+            "values": rates,
+        }
+        cell["p50_latency_ms"] = median_or_none(worst_host(s, test, "p50_latency_ms") for s in ok)
+        cell["p99_latency_ms"] = median_or_none(worst_host(s, test, "p99_latency_ms") for s in ok)
+        cell["requests_per_server_cpu_s"] = median_or_none(requests_per_cpu_second(s) for s in ok)
+        cell["client_cpu_share"] = median_or_none(
+            max((e.get("client_cpu_share") or 0.0) for e in s["load_hosts"].values()) for s in ok
+        )
+        cell["load_cpu_busy"] = median_or_none(
+            max((e.get("load_cpu_busy") or 0.0) for e in s["load_hosts"].values())
+            if any(e.get("load_cpu_busy") is not None for e in s["load_hosts"].values())
+            else None
+            for s in ok
+        )
+        if len(ok) > 1 and summary.cv > thresholds.unstable_cv:
+            cell["flags"].append("UNSTABLE")
+        # Most of the repetitions, not one: a single busy moment should not relabel a cell.
+        if sum(client_bound(s, thresholds) for s in ok) * 2 > len(ok):
+            cell["flags"].append("CLIENT-BOUND")
+    if restarted:
+        cell["flags"].append("RESTARTED")
+    if failed:
+        cell["flags"].append("FAILED")
+    return cell
+
+
+def add_share_of_native(summaries: list[dict]) -> None:
+    """Each cell's median as a share of native redis's median for the same host and workload."""
+    native = {
+        (c["server_host"], c["workload"], c["test"]): c["rps"]["median"]
+        for c in summaries
+        if c["implementation"] == NATIVE and c["rps"]
+    }
+    for cell in summaries:
+        reference = native.get((cell["server_host"], cell["workload"], cell["test"]))
+        if reference and cell["rps"]:
+            cell["share_of_native"] = cell["rps"]["median"] / reference
+
+
+def outside_measurement(samples: list[dict]):
+    """Seconds per cell spent outside the measured redis-benchmark run (median, min, max)."""
+    values = [
+        sample["timing"]["outside_s"]
+        for sample in samples
+        if sample["status"] != "skipped" and sample.get("timing")
+    ]
+    if not values:
+        return None
+    cell_values = [s["timing"]["cell_s"] for s in samples if s.get("timing")]
+    return {
+        "cells": len(values),
+        "median_s": statistics.median(values),
+        "min_s": min(values),
+        "max_s": max(values),
+        "total_s": sum(values),
+        "cells_total_s": sum(cell_values),
+    }

@@ -1,0 +1,275 @@
+"""``collect compare``: two or more runs side by side, with a significance test per cell.
+
+The first run is the base. For every cell present in every run: the medians, the ratio to
+the base, and whether the difference is significant given the repetitions (two-sided
+Mann–Whitney U). Runs of different format versions are refused; differing workloads and
+conditions (hosts, versions, sysctls) are named as warnings, so a "faster" that comes from
+a different NIC or a different pipeline depth is not mistaken for a faster server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from collect import aggregate, tables
+from collect.report import Collected
+from collect.rundir import FORMAT, RunDirError, load_run
+from collect.significance import EXACT, mann_whitney, smallest_p_value
+
+HOST_FIELDS = (
+    "cpu_model",
+    "cpu_count",
+    "cpus_usable",
+    "cpu_governors",
+    "kernel",
+    "distribution",
+    "virtualization",
+    "memory_kib",
+)
+WORKLOAD_FIELDS = (
+    "tests",
+    "clients",
+    "pipeline",
+    "data_size",
+    "keyspace",
+    "requests",
+    "seconds",
+    "threads",
+    "preload",
+)
+
+
+def format_of(path: Path) -> str:
+    """The format version a run folder declares (its run.json if collected, else its meta)."""
+    for name in ("run.json", "run-meta.json"):
+        try:
+            return json.loads((path / name).read_text()).get("format", "none")
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, AttributeError) as exc:
+            raise RunDirError(f"{path / name}: cannot be read ({exc})") from None
+    raise RunDirError(f"{path}: not a wirebench run folder (no run.json or run-meta.json)")
+
+
+def check_formats(paths: list[Path]) -> None:
+    formats = {path: format_of(path) for path in paths}
+    if len(set(formats.values())) > 1:
+        listed = ", ".join(f"{path.name} is {found}" for path, found in formats.items())
+        raise RunDirError(f"refusing to compare runs of different format versions: {listed}")
+    found = next(iter(formats.values()))
+    if found != FORMAT:
+        raise RunDirError(f"the runs are format {found}; this compare reads {FORMAT}")
+
+
+def flatten(prefix: str, value, out: dict) -> dict:
+    if isinstance(value, dict):
+        for key, inner in sorted(value.items()):
+            flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def host_conditions(host: dict) -> dict:
+    fields = {key: host.get(key) for key in HOST_FIELDS}
+    fields["nic"] = {k: v for k, v in (host.get("nic") or {}).items() if k != "name"}
+    fields["sysctls"] = host.get("sysctls") or {}
+    extra = host.get("extra") or {}
+    for key in ("redis_benchmark_version", "redis_server_version", "packages"):
+        if key in extra:
+            fields[key] = extra[key]
+    if "interpreters" in extra:
+        fields["interpreters"] = {n: i.get("build") for n, i in extra["interpreters"].items()}
+    return flatten("", fields, {})
+
+
+def conditions(meta: dict) -> dict:
+    """The conditions that should match for medians to be comparable, flattened."""
+    found = {
+        "wirebench_version": meta.get("wirebench_version"),
+        "git_revision": meta.get("git_revision"),
+        "repetitions": (meta.get("matrix") or {}).get("repetitions"),
+        "load host count": len(meta.get("load_hosts") or {}),
+    }
+    for role in ("servers", "load_hosts"):
+        hosts = meta.get(role) or {}
+        # Compared by role, not by name: comparing VM type A with B means other host names.
+        for index, name in enumerate(sorted(hosts)):
+            label = f"{role[:-1].replace('_', ' ')}{'' if len(hosts) == 1 else f' {index + 1}'}"
+            for key, value in host_conditions(hosts[name]).items():
+                found[f"{label} {key}"] = value
+    return found
+
+
+def workload_definitions(meta: dict) -> dict:
+    return {w.get("name"): w for w in (meta.get("matrix") or {}).get("workloads") or []}
+
+
+def differences(runs: list[Collected], names: list[str]) -> list[str]:
+    """One line per condition or workload field that is not the same in every run."""
+    warnings = []
+    found = [conditions(run.run.meta) for run in runs]
+    for key in sorted(set().union(*found)):
+        values = [f.get(key) for f in found]
+        if any(value != values[0] for value in values[1:]):
+            listed = " vs ".join(f"{v!r} ({n})" for v, n in zip(values, names))
+            warnings.append(f"{key} differs: {listed}")
+    definitions = [workload_definitions(run.run.meta) for run in runs]
+    for workload in sorted(set().union(*definitions)):
+        present = [d.get(workload) for d in definitions]
+        if any(p is None for p in present):
+            missing = [n for n, p in zip(names, present) if p is None]
+            warnings.append(f"workload {workload} is not in {', '.join(missing)}")
+            continue
+        for field in WORKLOAD_FIELDS:
+            values = [p.get(field) for p in present]
+            if any(value != values[0] for value in values[1:]):
+                listed = " vs ".join(f"{v!r} ({n})" for v, n in zip(values, names))
+                warnings.append(f"workload {workload}: {field} differs: {listed}")
+    return warnings
+
+
+def key_of(cell: dict, with_host: bool) -> tuple:
+    key = (cell["implementation"], cell["interpreter"], cell["workload"], cell["test"])
+    return ((cell["server_host"],) if with_host else ()) + key
+
+
+def label_of(key: tuple) -> str:
+    *host, implementation, interpreter, workload, test = key
+    text = f"{implementation}@{interpreter} {workload}:{test}"
+    return f"{host[0]}: {text}" if host else text
+
+
+def compared_rows(runs: list[Collected], alpha: float):
+    with_host = any(len({c["server_host"] for c in run.cells}) > 1 for run in runs)
+    indexed = [
+        {key_of(c, with_host): c for c in run.cells if c["rps"] and c["samples_ok"]} for run in runs
+    ]
+    common = [key for key in indexed[0] if all(key in cells for cells in indexed[1:])]
+    only = sorted({key for cells in indexed for key in cells} - set(common))
+    rows = []
+    for key in common:
+        base = indexed[0][key]
+        others = []
+        for cells in indexed[1:]:
+            other = cells[key]
+            result = mann_whitney(base["rps"]["values"], other["rps"]["values"])
+            ratio = other["rps"]["median"] / base["rps"]["median"]
+            floor = smallest_p_value(len(base["rps"]["values"]), len(other["rps"]["values"]))
+            others.append(
+                {
+                    "median": other["rps"]["median"],
+                    "cv": other["rps"]["cv"],
+                    "n": len(other["rps"]["values"]),
+                    "ratio": ratio,
+                    "p_value": result.p_value,
+                    "method": result.method,
+                    "significant": result.p_value < alpha,
+                    "testable": floor < alpha,
+                    "flags": other["flags"],
+                }
+            )
+        rows.append(
+            {
+                "key": key,
+                "label": label_of(key),
+                "base": {
+                    "median": base["rps"]["median"],
+                    "cv": base["rps"]["cv"],
+                    "n": len(base["rps"]["values"]),
+                    "flags": base["flags"],
+                },
+                "others": others,
+            }
+        )
+    return rows, [label_of(key) for key in only]
+
+
+def verdict(entry: dict) -> str:
+    if entry["significant"]:
+        return f"yes (p={entry['p_value']:.3f})"
+    if not entry["testable"]:
+        return "too few repetitions"
+    return f"no (p={entry['p_value']:.2f})"
+
+
+def table(rows, names):
+    header = ["cell", f"{names[0]} median"]
+    for name in names[1:]:
+        header += [f"{name} median", "ratio", "significant"]
+    body = []
+    for row in rows:
+        line = [row["label"], f"{tables.rate(row['base']['median'])} (n={row['base']['n']})"]
+        for entry in row["others"]:
+            line += [
+                f"{tables.rate(entry['median'])} (n={entry['n']})",
+                f"{entry['ratio']:.3f}",
+                verdict(entry),
+            ]
+        body.append(line)
+    return header, body
+
+
+def method_line(rows, alpha: float) -> str:
+    methods = {entry["method"] for row in rows for entry in row["others"]}
+    how = (
+        "exact distribution"
+        if methods <= {EXACT}
+        else "exact distribution without ties, normal approximation with tie correction "
+        "where repetitions tie"
+    )
+    return (
+        f"Significance: two-sided Mann–Whitney U test on the repetitions' requests/s ({how}), "
+        f"at α = {alpha}. Few repetitions cannot reach it (3 against 3 gives p ≥ 0.1 whatever "
+        "the numbers): such cells say 'too few repetitions'."
+    )
+
+
+def compare(paths, out=None, alpha: float = 0.05, with_plots: bool = True) -> str:
+    paths = [Path(p) for p in paths]
+    check_formats(paths)
+    runs = [Collected(load_run(p), aggregate.Thresholds()) for p in paths]
+    names = [p.resolve().name for p in paths]
+    if len(set(names)) != len(names):
+        names = [str(p) for p in paths]
+    out = Path(out) if out else paths[0].resolve().parent / ("compare-" + "-vs-".join(names))
+    out.mkdir(parents=True, exist_ok=True)
+    warnings = differences(runs, names)
+    rows, only = compared_rows(runs, alpha)
+    header, body = table(rows, names)
+    plot = None
+    if with_plots and rows:
+        from collect import plots
+
+        plot = plots.comparison_plot(rows, names, out)
+    markdown = [
+        f"# wirebench compare: {' vs '.join(names)}",
+        "",
+        "Base: " + names[0] + ". Ratio: the other run's median over the base's.",
+        "",
+        method_line(rows, alpha),
+        "",
+        "## Differences in conditions",
+        "",
+        *([f"- WARNING: {w}" for w in warnings] or ["- none: same workloads and conditions"]),
+        "",
+        "## Cells in every run",
+        "",
+        tables.markdown(header, body) if body else "No cell was measured in every run.",
+    ]
+    if only:
+        markdown += ["", "## Cells in only some runs", "", *(f"- {label}" for label in only)]
+    if plot:
+        markdown += ["", f"![compare]({plot})"]
+    (out / "compare.md").write_text("\n".join(markdown) + "\n")
+    terminal = [
+        f"compare {' vs '.join(names)} (base {names[0]})",
+        *(f"WARNING: {w}" for w in warnings),
+        "",
+        tables.plain(header, body) if body else "no cell was measured in every run",
+        "",
+        method_line(rows, alpha),
+        f"written: {out / 'compare.md'}" + (f", {out / plot}" if plot else ""),
+    ]
+    return "\n".join(terminal)

@@ -1,0 +1,152 @@
+"""The conditions a run's numbers were measured under, in words a reader can check.
+
+Every number wirebench prints comes with these: the hosts (CPU, kernel, NIC), the
+versions, the workload's exact redis-benchmark flags, and whether its GETs hit or missed.
+"""
+
+from __future__ import annotations
+
+# Flags that name where the traffic went or carry a secret (each takes one value): not
+# workload conditions.
+NOT_CONDITIONS = {"-h", "-p", "-a", "--user"}
+
+
+def host_line(name: str, host: dict) -> str:
+    nic = host.get("nic") or {}
+    speed = f"{nic['speed_mbps']} Mb/s" if nic.get("speed_mbps") else "speed not reported"
+    cpus = host.get("cpus_usable")
+    count = host.get("cpu_count")
+    cpu_text = f"{cpus} of {count} CPUs" if cpus else f"{count} CPUs"
+    governors = ", ".join(sorted(set(host.get("cpu_governors") or []))) or "unknown"
+    parts = [
+        f"{host.get('cpu_model', 'unknown CPU')}, {cpu_text} (governor {governors})",
+        f"Linux {host.get('kernel', '?')}",
+        host.get("distribution", "unknown distribution"),
+    ]
+    if host.get("virtualization") and host["virtualization"] != "none":
+        parts.append(f"virtualization {host['virtualization']}")
+    parts.append(
+        f"NIC {nic.get('name', '?')} ({nic.get('driver', '?')}, {speed}, MTU {nic.get('mtu', '?')})"
+    )
+    if host.get("memory_kib"):
+        parts.append(f"{host['memory_kib'] / 1024 / 1024:.0f} GiB")
+    return f"{name}: " + "; ".join(parts)
+
+
+def host_lines(meta: dict) -> list[str]:
+    lines = []
+    for name, host in sorted((meta.get("servers") or {}).items()):
+        line = "server " + host_line(name, host)
+        redis_version = (host.get("extra") or {}).get("redis_server_version")
+        if redis_version:
+            line += f"; {redis_version}"
+        lines.append(line + f"; bench address {host.get('bench_address', '?')}")
+    for name, host in sorted((meta.get("load_hosts") or {}).items()):
+        line = "load " + host_line(name, host)
+        version = (host.get("extra") or {}).get("redis_benchmark_version")
+        lines.append(line + (f"; {version}" if version else ""))
+    return lines
+
+
+def interpreter_lines(meta: dict) -> list[str]:
+    lines = []
+    for name, host in sorted((meta.get("servers") or {}).items()):
+        extra = host.get("extra") or {}
+        for interpreter, found in sorted((extra.get("interpreters") or {}).items()):
+            packages = extra.get("packages", {}).get(interpreter)
+            text = f"{interpreter} = {found.get('build', found.get('version', '?'))}"
+            if packages:
+                text += " with " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
+            lines.append(f"{text} (on {name})" if len(meta["servers"]) > 1 else text)
+    return lines
+
+
+def workload_flags(argv) -> str:
+    """The redis-benchmark flags that define the workload (not its target, secret or count)."""
+    if not isinstance(argv, list) or not argv:
+        return "unknown flags"
+    kept, skip = [], False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg in NOT_CONDITIONS:
+            skip = True
+        else:
+            kept.append(str(arg))
+    return "redis-benchmark " + " ".join(kept)
+
+
+def workload_definition(meta: dict, name: str) -> dict:
+    for workload in (meta.get("matrix") or {}).get("workloads") or []:
+        if workload.get("name") == name:
+            return workload
+    return {}
+
+
+def gets_hit(meta: dict, name: str, samples: list[dict]) -> str:
+    """Whether the workload's GETs found their key: the blog's never did."""
+    workload = workload_definition(meta, name)
+    tests = str(workload.get("tests", "")).lower().replace(" ", "").split(",")
+    if workload and "get" not in tests and workload.get("tests"):
+        return "no GETs"
+    if not workload.get("preload"):
+        return "GETs miss: no key was preloaded (as in the blog), so every GET answers nil"
+    preloaded = [
+        (s.get("verified") or {}).get("preloaded_keys")
+        for s in samples
+        if s["workload"] == name and s["status"] == "ok"
+    ]
+    preloaded = [count for count in preloaded if count is not None]
+    keyspace = workload.get("keyspace")
+    if preloaded and keyspace and min(preloaded) >= keyspace:
+        return f"GETs hit: all {keyspace:,} keys of -r {keyspace} were preloaded before each run"
+    if preloaded:
+        return f"GETs partly hit: {min(preloaded):,} of {keyspace} keys preloaded"
+    return "GETs should hit (preload asked), but no sample recorded the preload"
+
+
+def workload_lines(meta: dict, samples: list[dict]) -> dict[str, dict]:
+    """Per workload: its flags (from a real argv) and what its GETs did."""
+    described = {}
+    names = [w.get("name") for w in (meta.get("matrix") or {}).get("workloads") or []]
+    names += sorted({s["workload"] for s in samples} - set(names))
+    for name in names:
+        argv = next(
+            (
+                entry.get("argv")
+                for s in samples
+                if s["workload"] == name and s["status"] == "ok"
+                for entry in s["load_hosts"].values()
+                if entry.get("argv")
+            ),
+            None,
+        )
+        loads = {
+            len(s["load_hosts"]) for s in samples if s["workload"] == name and "load_hosts" in s
+        }
+        described[name] = {
+            "flags": workload_flags(argv),
+            "gets": gets_hit(meta, name, samples),
+            "load_hosts": max(loads) if loads else 0,
+        }
+    return described
+
+
+def run_lines(meta: dict) -> list[str]:
+    matrix = meta.get("matrix") or {}
+    started = str(meta.get("started"))
+    # The run playbook writes UTC without an offset.
+    if started[-6:-5] not in "+-" and not started.endswith("Z"):
+        started += " UTC"
+    lines = [
+        f"run {meta.get('run_id')} started {started}",
+        f"wirebench {meta.get('wirebench_version')} (git {meta.get('git_revision')}), "
+        f"ansible-core {meta.get('ansible_version')}",
+        f"repetitions: {matrix.get('repetitions')} per cell, interleaved over the run",
+    ]
+    adaptive = matrix.get("adaptive")
+    if adaptive:
+        lines[-1] += (
+            f"; adaptive: stop once the median's 95% CI is within ±{100 * adaptive['target']:.0f}%"
+        )
+    return lines

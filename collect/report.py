@@ -1,0 +1,298 @@
+"""``collect report``: a run folder's raw artefacts into run.json, summary.csv, report.md and
+plots, and the summary table on the terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+from collect import aggregate, conditions, tables
+from collect.rundir import FORMAT, Run, load_run
+
+SUMMARY_FIELDS = [
+    "server_host",
+    "implementation",
+    "interpreter",
+    "workload",
+    "test",
+    "samples_ok",
+    "samples_failed",
+    "median_rps",
+    "min_rps",
+    "max_rps",
+    "cv",
+    "share_of_native",
+    "p50_latency_ms",
+    "p99_latency_ms",
+    "requests_per_server_cpu_s",
+    "client_cpu_share",
+    "load_cpu_busy",
+    "flags",
+    "gets",
+]
+
+
+def wirebench_version() -> str:
+    try:
+        return metadata.version("wirebench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Collected:
+    """A run, read and summarised: everything the outputs are made from."""
+
+    def __init__(self, run: Run, thresholds: aggregate.Thresholds):
+        self.run = run
+        self.thresholds = thresholds
+        self.cells = aggregate.cells(run.samples, thresholds)
+        self.workloads = conditions.workload_lines(run.meta, run.samples)
+        matrix = run.meta.get("matrix") or {}
+        self.implementations = list(matrix.get("implementations") or [])
+        self.interpreters = [i.get("name") for i in matrix.get("interpreters") or []]
+        self.outside = aggregate.outside_measurement(run.samples)
+
+    def sections(self):
+        """(server host, workload, test, its cells) in the order the matrix lists them."""
+        hosts = sorted({c["server_host"] or "" for c in self.cells})
+        tests_seen: dict[str, list[str]] = {}
+        for cell in self.cells:
+            tests = tests_seen.setdefault(cell["workload"], [])
+            if cell["test"] not in tests:
+                tests.append(cell["test"])
+        for host in hosts:
+            for workload in tables.ordered(tests_seen, list(self.workloads)):
+                for test in tests_seen[workload]:
+                    chosen = [
+                        c
+                        for c in self.cells
+                        if (c["server_host"] or "") == host
+                        and c["workload"] == workload
+                        and c["test"] == test
+                    ]
+                    if chosen:
+                        yield host or None, workload, test, chosen
+
+    def counts(self) -> dict[str, int]:
+        counts = {"ok": 0, "failed": 0, "skipped": 0}
+        for sample in self.run.samples:
+            counts[sample["status"]] = counts.get(sample["status"], 0) + 1
+        return counts
+
+    def gets(self, workload: str) -> str:
+        return self.workloads.get(workload, {}).get("gets", "")
+
+
+def run_json(collected: Collected) -> dict:
+    """The run as one versioned document. Deterministic: no collection time, sorted keys."""
+    return {
+        "format": FORMAT,
+        "collected_with": {
+            "wirebench_version": wirebench_version(),
+            "thresholds": asdict(collected.thresholds),
+        },
+        "run": collected.run.meta,
+        "workloads": collected.workloads,
+        "problems": collected.run.problems,
+        "samples": collected.run.samples,
+        "cells": collected.cells,
+        "outside_measurement": collected.outside,
+    }
+
+
+def dump_json(document) -> str:
+    # allow_nan=False: a NaN that slipped through is a bug to see, not invalid JSON to ship.
+    return json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def summary_csv(collected: Collected) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for _host, workload, _test, cells in collected.sections():
+        for cell in cells:
+            stats = cell["rps"] or {}
+            writer.writerow(
+                {
+                    **{key: cell.get(key) for key in SUMMARY_FIELDS if key in cell},
+                    "median_rps": stats.get("median"),
+                    "min_rps": stats.get("min"),
+                    "max_rps": stats.get("max"),
+                    "cv": stats.get("cv"),
+                    "flags": " ".join(cell["flags"]),
+                    "gets": collected.gets(workload),
+                }
+            )
+    return out.getvalue()
+
+
+def section_title(host, workload, test) -> str:
+    return f"{workload}: {test}" + (f" on {host}" if host else "")
+
+
+def workload_note(collected: Collected, workload: str) -> str:
+    described = collected.workloads.get(workload, {})
+    loads = described.get("load_hosts", 0)
+    return (
+        f"`{described.get('flags', 'unknown flags')}` from {loads} load host"
+        f"{'' if loads == 1 else 's'} at once; {described.get('gets', '')}"
+    )
+
+
+def not_measured_lines(collected: Collected) -> list[str]:
+    lines = []
+    for sample in collected.run.samples:
+        if sample["status"] == "failed":
+            lines.append(
+                f"- FAILED `{sample['id']}`"
+                + (f" on {sample['server_host']}" if sample["server_host"] else "")
+                + f": {sample['failure']}: {sample['reason']}"
+            )
+    skipped: dict[tuple, list] = {}
+    for sample in collected.run.samples:
+        if sample["status"] == "skipped":
+            key = (sample["implementation"], sample["interpreter"], sample["reason"])
+            skipped.setdefault(key, []).append(f"{sample['workload']}#{sample['repetition']}")
+    for (implementation, interpreter, reason), which in sorted(skipped.items()):
+        lines.append(f"- skipped `{implementation}@{interpreter}` ({', '.join(which)}): {reason}")
+    return lines
+
+
+def tool_warnings(collected: Collected) -> list[str]:
+    """Each distinct non-table line found in redis-benchmark's stdout, with where it came from."""
+    seen: dict[str, list[str]] = {}
+    for sample in collected.run.samples:
+        for host, entry in (sample.get("load_hosts") or {}).items():
+            for line in entry.get("warnings") or []:
+                seen.setdefault(line, []).append(f"{sample['id']} ({host})")
+    return [
+        f"- `{line}` in {len(where)} sample{'s' if len(where) > 1 else ''}: {', '.join(where[:5])}"
+        + (" ..." if len(where) > 5 else "")
+        for line, where in sorted(seen.items())
+    ]
+
+
+def legend(thresholds: aggregate.Thresholds) -> list[str]:
+    return [
+        "- Each grid cell: the median requests/s over the cell's ok repetitions, ±their "
+        "coefficient of variation, (the share of native redis's median for the same host, "
+        "workload and test), then the cell's flags.",
+        f"- `UNSTABLE`: the coefficient of variation over repetitions is above "
+        f"{100 * thresholds.unstable_cv:.0f}%; the median is less certain than it looks.",
+        f"- `CLIENT-BOUND`: in most repetitions redis-benchmark used at least "
+        f"{100 * thresholds.client_cpu_share:.0f}% of its CPU budget (its threads, capped by "
+        f"the load host's CPUs) or the load host's CPUs were at least "
+        f"{100 * thresholds.load_cpu_busy:.0f}% busy: the number measures the client, and the "
+        "server may be faster than it shows.",
+        "- `RESTARTED`: the server's MainPID or restart count changed during a repetition.",
+        "- `FAILED`: at least one repetition failed (listed below); it is not in the numbers.",
+        "- requests/server CPU-s: requests answered per CPU-second the server process used "
+        "during the measured run (systemd's accounting on the server host).",
+        "- client CPU: redis-benchmark's CPU time over its budget (median over repetitions).",
+    ]
+
+
+def markdown_report(collected: Collected, plots: list[str]) -> str:
+    meta = collected.run.meta
+    counts = collected.counts()
+    parts = [
+        f"# wirebench run {meta.get('run_id')}",
+        "",
+        f"Samples: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped.",
+        "",
+        "## Conditions",
+        "",
+        *(f"- {line}" for line in conditions.host_lines(meta)),
+        *(f"- interpreter {line}" for line in conditions.interpreter_lines(meta)),
+        *(f"- {line}" for line in conditions.run_lines(meta)),
+    ]
+    for host, workload, test, cells in collected.sections():
+        header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
+        detail_header, detail = tables.detail_rows(
+            cells, collected.implementations, collected.interpreters
+        )
+        parts += [
+            "",
+            f"## {section_title(host, workload, test)}",
+            "",
+            workload_note(collected, workload),
+            "",
+            tables.markdown(header, rows),
+            "",
+            tables.markdown(detail_header, detail),
+        ]
+    not_measured = not_measured_lines(collected)
+    if not_measured:
+        parts += ["", "## Failed and skipped samples", "", *not_measured]
+    warnings = tool_warnings(collected)
+    if warnings:
+        parts += ["", "## Warnings redis-benchmark printed", "", *warnings]
+    if collected.run.problems:
+        problems = [f"- {problem}" for problem in collected.run.problems]
+        parts += ["", "## Problems reading the run", "", *problems]
+    if collected.outside:
+        o = collected.outside
+        parts += [
+            "",
+            "## Time outside the measured runs",
+            "",
+            f"Per cell, the run spent a median {o['median_s']:.1f} s (min {o['min_s']:.1f}, "
+            f"max {o['max_s']:.1f}) outside the measured redis-benchmark run: starting the unit, "
+            "verifying, preloading, warming up, reading counters, stopping, fetching. That is "
+            f"{o['total_s']:.0f} s of the {o['cells_total_s']:.0f} s its {o['cells']} cells took.",
+        ]
+    parts += ["", "## How to read this", "", *legend(collected.thresholds)]
+    if plots:
+        parts += ["", "## Plots", ""]
+        parts += [f"![{Path(name).stem}]({name})" for name in plots]
+    return "\n".join(parts) + "\n"
+
+
+def terminal_report(collected: Collected, written: list[Path]) -> str:
+    meta = collected.run.meta
+    counts = collected.counts()
+    lines = [
+        f"wirebench run {meta.get('run_id')}: {counts['ok']} ok, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped",
+        *conditions.host_lines(meta),
+        *(f"interpreter {line}" for line in conditions.interpreter_lines(meta)),
+    ]
+    for host, workload, test, cells in collected.sections():
+        header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
+        lines += [
+            "",
+            section_title(host, workload, test),
+            workload_note(collected, workload).replace("`", ""),
+            tables.plain(header, rows),
+        ]
+    if counts["failed"]:
+        lines += ["", f"{counts['failed']} failed samples: see report.md"]
+    lines += ["", "written: " + ", ".join(str(path) for path in written)]
+    return "\n".join(lines)
+
+
+def report(path, thresholds=None, with_plots=True) -> tuple[Collected, str]:
+    """Collect the run in ``path``, write its outputs there; returns what to print."""
+    path = Path(path)
+    thresholds = thresholds or aggregate.Thresholds()
+    collected = Collected(load_run(path), thresholds)
+    written = []
+    plot_names: list[str] = []
+    if with_plots:
+        from collect import plots  # matplotlib is only needed when plots are asked for
+
+        plot_names = plots.report_plots(collected, path)
+        written += [path / name for name in plot_names]
+    outputs = {
+        "run.json": dump_json(run_json(collected)),
+        "summary.csv": summary_csv(collected),
+        "report.md": markdown_report(collected, plot_names),
+    }
+    for name, text in outputs.items():
+        (path / name).write_text(text)
+        written.append(path / name)
+    return collected, terminal_report(collected, written)

@@ -1,0 +1,278 @@
+"""collect report on real raw run folders from the lab (tests/collect/runs, see its README)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collect import report
+from collect.aggregate import Thresholds
+from collect.rundir import RunDirError, load_run
+
+RUNS = Path(__file__).parent / "runs"
+ROOT = Path(__file__).parents[2]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def run_copy(tmp_path):
+    """A fresh copy of a committed run folder: the report writes into it."""
+
+    def copy(name):
+        return Path(shutil.copytree(RUNS / name, tmp_path / name))
+
+    return copy
+
+
+def strict_json(path: Path):
+    def refuse(constant):
+        raise ValueError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def cells_by(document, implementation, interpreter, workload, test="GET"):
+    return next(
+        c
+        for c in document["cells"]
+        if (c["implementation"], c["interpreter"], c["workload"], c["test"])
+        == (implementation, interpreter, workload, test)
+    )
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    path = Path(shutil.copytree(RUNS / "default", tmp_path_factory.mktemp("r") / "default"))
+    collected, text = report.report(path)
+    return path, collected, text
+
+
+def test_default_run_gives_every_output(default_report):
+    path, _, _ = default_report
+    for name in ("run.json", "summary.csv", "report.md", "throughput.png", "latency.png"):
+        assert (path / name).stat().st_size > 0, name
+    for name in ("throughput.png", "latency.png"):
+        assert (path / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_pngs_are_valid_images(default_report):
+    from matplotlib import image
+
+    path, _, _ = default_report
+    for name in ("throughput.png", "latency.png"):
+        pixels = image.imread(path / name)
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 400
+        assert pixels.std() > 0  # not a blank canvas
+
+
+def test_run_json_is_versioned_strict_json_with_every_sample(default_report):
+    path, _, _ = default_report
+    document = strict_json(path / "run.json")
+    assert document["format"] == "wirebench/1"
+    assert document["run"]["run_id"] == "20261126T204233Z"
+    statuses = [s["status"] for s in document["samples"]]
+    assert (statuses.count("ok"), statuses.count("skipped"), statuses.count("failed")) == (
+        110,
+        8,
+        0,
+    )
+    sample = next(
+        s for s in document["samples"] if s["id"] == "uvloop-protocol@cpython3.11/get-p16#1"
+    )
+    assert sample["server_host"] == "server1"
+    assert sample["tests"]["GET"]["rps"] == 455373.38  # re-parsed from stdout.csv
+    assert sample["tests"]["GET"]["hosts"]["load1"]["p99_latency_ms"] == 4.791
+    assert sample["server"]["cpu_s"] > 0 and sample["server"]["restarted"] is False
+    assert sample["load_hosts"]["load1"]["argv"][0] == "redis-benchmark"
+    assert 0 < sample["load_hosts"]["load1"]["client_cpu_share"] <= 1
+
+
+def test_cells_have_statistics_and_share_of_native(default_report):
+    path, _, _ = default_report
+    document = strict_json(path / "run.json")
+    redis = cells_by(document, "redis", "native", "get-p16")
+    assert redis["share_of_native"] == 1.0
+    cell = cells_by(document, "asyncio-protocol", "cpython3.11", "get-p16")
+    stats = cell["rps"]
+    assert len(stats["values"]) == cell["samples_ok"] == 5
+    assert stats["min"] <= stats["median"] <= stats["max"]
+    assert stats["cv"] > 0
+    assert cell["share_of_native"] == pytest.approx(stats["median"] / redis["rps"]["median"])
+    assert cell["requests_per_server_cpu_s"] > 0
+    assert 0 < cell["p50_latency_ms"] <= cell["p99_latency_ms"]
+
+
+def test_summary_csv_has_a_row_per_cell(default_report):
+    path, _, _ = default_report
+    rows = list(csv.DictReader((path / "summary.csv").open()))
+    assert len(rows) == 22  # 11 implementation@interpreter pairs x 2 workloads
+    row = next(
+        r
+        for r in rows
+        if r["implementation"] == "threads"
+        and r["interpreter"] == "pypy3"
+        and r["workload"] == "get"
+    )
+    assert float(row["median_rps"]) > 0 and float(row["share_of_native"]) > 0
+    assert row["gets"].startswith("GETs hit")
+
+
+def test_report_states_its_conditions_above_the_table(default_report):
+    path, _, text = default_report
+    markdown = (path / "report.md").read_text()
+    conditions = markdown.index("## Conditions")
+    table = markdown.index("## get: GET")
+    assert conditions < table
+    head = markdown[conditions:table]
+    for expected in (
+        "AMD EPYC",
+        "Linux 6.18",
+        "NIC eth0 (veth",
+        "redis-benchmark 7.0.15",
+        "CPython 3.11.2",
+        "PyPy 3.9.16",
+        "git 2fb483e91240",
+    ):
+        assert expected in head, expected
+    assert "`redis-benchmark -t get -n 500000 -c 50 -P 16 -d 3 --csv -r 100000`" in markdown
+    assert "GETs hit: all 100,000 keys" in markdown
+    assert "| implementation | native | cpython3.11 | pypy3 |" in markdown
+    assert "![throughput](throughput.png)" in markdown
+    # The terminal gets the same grid.
+    assert "implementation    native" in text and "get-p16: GET on server1" in text
+
+
+def test_skipped_combinations_are_listed_with_their_reason(default_report):
+    path, _, _ = default_report
+    markdown = (path / "report.md").read_text()
+    assert (
+        "skipped `uvloop@pypy3` (get#1, get-p16#1): implementation 'uvloop' does not support pypy"
+        in markdown
+    )
+
+
+def test_recollect_gives_the_same_run_json(run_copy):
+    path = run_copy("seed")
+    report.report(path, with_plots=False)
+    first = (path / "run.json").read_bytes()
+    report.report(path, with_plots=False)
+    assert (path / "run.json").read_bytes() == first
+
+
+def test_seed_run_says_its_gets_missed_and_flags_the_spread(run_copy):
+    path = run_copy("seed")
+    report.report(path, with_plots=False)
+    markdown = (path / "report.md").read_text()
+    assert "GETs miss: no key was preloaded (as in the blog)" in markdown
+    document = strict_json(path / "run.json")
+    for cell in document["cells"]:
+        # Repetitions on this shared machine varied by 14-20%: above the 10% threshold.
+        assert cell["rps"]["cv"] > 0.10 and "UNSTABLE" in cell["flags"]
+    # A looser threshold clears the flag: it is the threshold that decides, not the data.
+    collected, _ = report.report(path, Thresholds(unstable_cv=0.5), with_plots=False)
+    assert not any("UNSTABLE" in c["flags"] for c in collected.cells)
+
+
+def test_client_bound_flag_follows_the_clients_cpu(run_copy):
+    path = run_copy("seed")
+    collected, _ = report.report(path, Thresholds(client_cpu_share=0.3), with_plots=False)
+    assert all("CLIENT-BOUND" in c["flags"] for c in collected.cells)
+    collected, _ = report.report(path, Thresholds(client_cpu_share=1.0), with_plots=False)
+    assert not any("CLIENT-BOUND" in c["flags"] for c in collected.cells)
+
+
+def test_a_crashed_server_is_failed_and_restarted_while_redis_is_reported(run_copy):
+    path = run_copy("crash")
+    collected, text = report.report(path)
+    crashed = next(c for c in collected.cells if c["implementation"] == "asyncio-protocol")
+    assert crashed["samples_ok"] == 0 and crashed["failures"] == ["server_crashed"]
+    assert crashed["test"] == "GET"  # counted against the test the workload measures
+    assert {"RESTARTED", "FAILED"} <= set(crashed["flags"])
+    redis = next(c for c in collected.cells if c["implementation"] == "redis")
+    assert redis["rps"]["median"] > 0
+    markdown = (path / "report.md").read_text()
+    assert (
+        "FAILED `asyncio-protocol@cpython3.11/long-get#1` on server1: server_crashed: " in markdown
+    )
+    assert "MainPID 1644 -> 0" in markdown
+    assert "failed: server_crashed" in text
+
+
+def test_adaptive_run_lists_the_repetitions_not_needed(run_copy):
+    path = run_copy("adaptive")
+    collected, _ = report.report(path, with_plots=False)
+    assert collected.counts() == {"ok": 12, "failed": 0, "skipped": 4}
+    assert "not needed: the median's 95% confidence interval" in (path / "report.md").read_text()
+
+
+def test_odd_cells_fail_with_their_reason_and_nothing_else_is_lost(run_copy):
+    path = run_copy("odd")
+    collected, _ = report.report(path)
+    samples = {s["id"]: s for s in strict_json(path / "run.json")["samples"]}
+    reasons = {i: (s["status"], s.get("failure"), s.get("reason")) for i, s in samples.items()}
+    assert reasons["asyncio@cpython3.11/get#1"] == (
+        "failed",
+        "benchmark_error",
+        "load1: stdout.csv: GET: rps is 'inf'",
+    )
+    assert reasons["gevent@cpython3.11/get#1"] == (
+        "failed",
+        "benchmark_error",
+        "load1: stdout.csv is missing",
+    )
+    assert reasons["uvloop@cpython3.11/get#1"][:2] == ("failed", "unreadable")
+    assert "sample.json is not valid JSON" in reasons["uvloop@cpython3.11/get#1"][2]
+    status, failure, reason = reasons["asyncio@pypy3/get#1"]
+    assert (status, failure) == ("failed", "benchmark_error")
+    assert "no CSV table" in reason and "NOAUTH Authentication required." in reason
+    # A WARNING line mixed into stdout is set aside; the sample stays ok.
+    threads = samples["threads@cpython3.11/get#1"]
+    assert threads["status"] == "ok" and threads["tests"]["GET"]["rps"] == 25641.03
+    assert threads["load_hosts"]["load1"]["warnings"] == ["WARNING: Could not fetch server CONFIG"]
+    # The cell in flight is named; every other cell is still reported.
+    assert "threads@pypy3/get#1" not in samples
+    run_document = strict_json(path / "run.json")
+    assert any("threads@pypy3_get_1" in p and "in flight" in p for p in run_document["problems"])
+    assert collected.counts() == {"ok": 6, "failed": 4, "skipped": 4}
+    markdown = (path / "report.md").read_text()
+    assert "## Problems reading the run" in markdown
+    assert "`WARNING: Could not fetch server CONFIG` in 1 sample" in markdown
+
+
+def test_not_a_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(RunDirError, match="no such folder"):
+        load_run(tmp_path / "nope")
+    with pytest.raises(RunDirError, match=r"not a wirebench run folder: run-meta\.json is missing"):
+        load_run(tmp_path)
+    (tmp_path / "run-meta.json").write_text('{"format": "wirebench/0"}')
+    with pytest.raises(RunDirError, match="format 'wirebench/0'; this collect reads wirebench/1"):
+        load_run(tmp_path)
+
+
+def test_command_line_report_and_its_errors(run_copy, tmp_path):
+    path = run_copy("crash")
+    done = subprocess.run(
+        [sys.executable, "-m", "collect", "report", str(path), "--no-plots"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "long-get: GET on server1" in done.stdout and (path / "report.md").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "collect", "report", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "collect report:" in done.stderr and "no such folder" in done.stderr
+    assert "Traceback" not in done.stderr
