@@ -6,6 +6,8 @@ versions, the workload's exact redis-benchmark flags, and whether its GETs hit o
 
 from __future__ import annotations
 
+import re
+
 # Flags that name where the traffic went or carry a secret (each takes one value): not
 # workload conditions.
 NOT_CONDITIONS = {"-h", "-p", "-a", "--user"}
@@ -39,7 +41,9 @@ def host_lines(meta: dict) -> list[str]:
         line = "server " + host_line(name, host)
         redis_version = (host.get("extra") or {}).get("redis_server_version")
         if redis_version:
-            line += f"; {redis_version}"
+            # "Redis server v=7.0.15 sha=... malloc=jemalloc-5.3.0 bits=64 build=..."
+            found = re.search(r"v=(\S+)", redis_version)
+            line += f"; redis-server {found.group(1) if found else redis_version}"
         lines.append(line + f"; bench address {host.get('bench_address', '?')}")
     for name, host in sorted((meta.get("load_hosts") or {}).items()):
         line = "load " + host_line(name, host)
@@ -56,7 +60,8 @@ def interpreter_lines(meta: dict) -> list[str]:
             packages = extra.get("packages", {}).get(interpreter)
             text = f"{interpreter} = {found.get('build', found.get('version', '?'))}"
             if packages:
-                text += " with " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
+                installed = [f"{k} {v}" for k, v in sorted(packages.items()) if v]
+                text += " with " + (", ".join(installed) or "none of the servers' packages")
             lines.append(f"{text} (on {name})" if len(meta["servers"]) > 1 else text)
     return lines
 

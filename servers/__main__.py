@@ -1,4 +1,5 @@
-"""python -m servers --list | --impl NAME --bind ADDR --port PORT [--requirepass SECRET]
+"""python -m servers --list | --versions
+python -m servers --impl NAME --bind ADDR --port PORT [--requirepass SECRET]
 
 Serves until SIGTERM or SIGINT, then exits 0. Runs on Python 3.9 (Debian's PyPy).
 """
@@ -43,6 +44,28 @@ def list_implementations(as_json: bool) -> None:
         print(f"{row['name']}\tinterpreters={','.join(row['interpreters'])}\t{row['description']}")
 
 
+# Packages whose version changes what a server measures: the implementations' own, and
+# what they pull in (gevent's greenlet) or use when present (hiredis).
+RELEVANT_PACKAGES = ("greenlet", "hiredis")
+
+
+def package_versions() -> dict:
+    """The installed version of every package an implementation uses (None: not installed)."""
+    from importlib import metadata
+
+    names = sorted(
+        {name for impl in registry.IMPLEMENTATIONS.values() for name in impl.packages}
+        | set(RELEVANT_PACKAGES)
+    )
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def credential(name: str) -> str | None:
     """The path of a systemd credential (LoadCredential=) if the service has it."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
@@ -57,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list the implementations and exit")
     parser.add_argument("--json", action="store_true", help="with --list: machine-readable")
+    parser.add_argument(
+        "--versions",
+        action="store_true",
+        help="print the versions of the packages the implementations use, as JSON, and exit",
+    )
     parser.add_argument("--impl", help="implementation to run (see --list)")
     parser.add_argument("--bind", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=6380, help="TCP port (0: pick a free one)")
@@ -80,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         list_implementations(args.json)
+        return 0
+    if args.versions:
+        print(json.dumps(package_versions(), sort_keys=True))
         return 0
     if not args.impl:
         print("python -m servers: --impl NAME is required (or --list)", file=sys.stderr)

@@ -14,6 +14,16 @@ import pytest
 
 from .labtools import ROOT, inventory_hosts, lab_processes, run_playbook, ssh
 
+
+def project_pins(extra):
+    """The exact pins of one optional-dependencies group of pyproject.toml."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+        extra
+    ]
+
+
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
@@ -158,6 +168,12 @@ def test_host_metadata_names_the_nic_and_conditions(first_provision):
         assert metadata["sysctls"]["net.core.somaxconn"]
     load = json.loads(ssh(LOAD(), "cat /var/lib/wirebench/host.json").stdout)
     assert load["extra"]["redis_benchmark_version"].startswith("redis-benchmark 7")
+    server = json.loads(ssh(SERVER(), "cat /var/lib/wirebench/host.json").stdout)
+    assert server["extra"]["redis_server_version"].startswith("Redis server v=7")
+    # The packages each venv really has: the pins on CPython; PyPy has no uvloop wheel.
+    pins = dict(pin.split("==") for pin in project_pins("server"))
+    assert server["extra"]["packages"]["cpython3.11"]["uvloop"] == pins["uvloop"]
+    assert server["extra"]["packages"]["pypy3"]["uvloop"] is None
 
 
 def test_every_unit_listens_only_on_the_bench_address(first_provision):

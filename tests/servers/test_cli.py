@@ -40,6 +40,15 @@ def test_list_json_says_where_each_runs():
     assert all(row["runs_here"] and row["reason"] is None for row in rows)  # venv has all
 
 
+def test_versions_names_every_package_an_implementation_uses():
+    from importlib import metadata
+
+    versions = json.loads(run_servers("--versions").stdout)
+    assert versions["uvloop"] == metadata.version("uvloop")
+    assert versions["gevent"] == metadata.version("gevent")
+    assert versions["greenlet"] and versions["hiredis"]
+
+
 def test_password_from_a_file(tmp_path):
     secret = tmp_path / "requirepass"
     secret.write_text("from-a-file\n")
@@ -106,6 +115,12 @@ def test_pypy_refuses_uvloop_with_the_reason():
     result = run_servers("--impl", "uvloop", "--port", "0", python=PYPY)
     assert result.returncode == 2
     assert "implementation 'uvloop' does not support pypy" in result.stderr
+
+
+@needs_pypy
+def test_versions_on_pypy_says_what_is_missing():
+    versions = json.loads(run_servers("--versions", python=PYPY).stdout)
+    assert versions["uvloop"] is None  # no PyPy build of uvloop in a bare PyPy
 
 
 PURE_PYTHON = [
