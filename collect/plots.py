@@ -129,6 +129,7 @@ def comparison_plot(rows, names, path: Path) -> str:
     ax.set_yticks(range(len(rows)), labels, fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel("median requests/s relative to the first run (* significant)")
+    ax.set_title(f"wirebench compare, base {names[0]}")
     ax.legend(fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()

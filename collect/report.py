@@ -193,6 +193,9 @@ def legend(thresholds: aggregate.Thresholds) -> list[str]:
         "- requests/server CPU-s: requests answered per CPU-second the server process used "
         "during the measured run (systemd's accounting on the server host).",
         "- client CPU: redis-benchmark's CPU time over its budget (median over repetitions).",
+        "- load CPU busy: how busy the load host's CPUs were during the measured run, from "
+        "/proc/stat: the client, the kernel's network work, and anything else on those CPUs "
+        "(on a shared machine such as the built-in lab, other tenants' work counts too).",
     ]
 
 

@@ -61,6 +61,7 @@ DETAIL_HEADER = [
     "p99 ms",
     "requests/server CPU-s",
     "client CPU",
+    "load CPU busy",
     "flags",
 ]
 
@@ -94,6 +95,7 @@ def detail_rows(cells: list[dict], implementations, interpreters):
                 milliseconds(c["p99_latency_ms"]),
                 rate(c["requests_per_server_cpu_s"]),
                 percent(c["client_cpu_share"]),
+                percent(c["load_cpu_busy"]),
                 " ".join(c["flags"]),
             ]
         )

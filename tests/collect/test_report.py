@@ -276,3 +276,25 @@ def test_command_line_report_and_its_errors(run_copy, tmp_path):
     assert done.returncode == 2
     assert "collect report:" in done.stderr and "no such folder" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_time_outside_measured_runs_and_load_cpu_are_reported(run_copy):
+    # A seed run recorded after the run learned to time its cells and read the load CPU.
+    path = run_copy("seed-timed")
+    collected, _ = report.report(path, with_plots=False)
+    outside = collected.outside
+    assert outside["cells"] == 20
+    assert 0 < outside["min_s"] <= outside["median_s"] <= outside["max_s"]
+    assert outside["total_s"] < outside["cells_total_s"]
+    for sample in collected.run.samples:
+        timing = sample["timing"]
+        assert timing["cell_s"] == pytest.approx(
+            timing["measured_s"] + timing["outside_s"], abs=0.01
+        )
+        assert 0 < sample["load_hosts"]["load1"]["load_cpu_busy"] <= 1
+        assert sample["load_hosts"]["load1"]["load_cpus"] == [1]
+    for cell in collected.cells:
+        assert 0 < cell["load_cpu_busy"] <= 1
+    markdown = (path / "report.md").read_text()
+    assert "## Time outside the measured runs" in markdown
+    assert f"median {outside['median_s']:.1f} s" in markdown
