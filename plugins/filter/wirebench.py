@@ -299,16 +299,20 @@ def progress(sample, index, total):
 
 
 def sample_ids(paths):
-    """The cell ids of the sample.json files at these paths (on the controller).
+    """The cell ids of the sample.json files at these paths (on the controller): the cells a
+    resumed run does not measure again.
 
-    A file that cannot be read or parsed counts as no sample: its cell is measured again.
+    A file that cannot be read or parsed counts as no sample, and so does a cell that failed
+    ``unreachable`` (a host went away before it was measured): those cells are measured again.
     """
     ids = []
     for path in paths:
         try:
             with open(path) as handle:
-                ids.append(json.load(handle)["id"])
-        except (OSError, ValueError, KeyError):
+                found = json.load(handle)
+            if found.get("failure") != "unreachable":
+                ids.append(found["id"])
+        except (OSError, ValueError, KeyError, AttributeError):
             continue
     return ids
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -116,3 +117,18 @@ def lab_processes():
         ):
             found.append(int(entry))
     return found
+
+
+def crash_lab_host(name):
+    """Kill a lab host at once, as a crash or power loss would: SIGKILL to its init takes
+    every process of the container with it (sshd included), while its network namespace
+    stays, so the controller's connections are refused instead of hanging. lab-up boots it
+    again. Returns the PID of the container's init that was killed."""
+    directory = f"--directory=/var/lib/wirebench-lab/hosts/{name}".encode()
+    for pid in lab_processes():
+        if directory in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            init = int(children[0])
+            os.kill(init, signal.SIGKILL)
+            return init
+    raise LookupError(f"lab host {name} is not running")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .labtools import ROOT, inventory_hosts, lab_processes, run_playbook, ssh
+from .labtools import ROOT, crash_lab_host, inventory_hosts, lab_processes, run_playbook, ssh
 
 pytestmark = [
     pytest.mark.lab,
@@ -214,3 +214,75 @@ def test_adaptive_repetitions_stop_once_the_median_is_pinned_down(provisioned_la
     ]
     assert "after 6 repetitions" in found["redis@native/get#7"]["reason"]
     assert found["redis@native/get#7"]["server_host"] == "server1"
+
+
+def crash_load_host_during_measured_run(load, measured_requests, stop):
+    """Wait until the measured redis-benchmark runs on the load host, then crash the host."""
+    while not stop.is_set():
+        if ssh(load, f"pgrep -f -- '-n {measured_requests} '").returncode == 0:
+            time.sleep(0.5)
+            crash_lab_host(load.name)
+            return
+        time.sleep(0.2)
+
+
+def test_a_load_host_that_stops_answering_ends_the_run_and_resume_finishes_it(provisioned_lab):
+    """load1 crashes during the third cell's measured run: the run ends cleanly with the two
+    cells measured before kept, the lost cell recorded, no unit running and the way to resume
+    printed; once lab-up has booted load1 again, the resume measures only the two cells left.
+    Runs last in this module: it restores the lab (lab-up) itself."""
+    requests = 400_000  # long enough to crash the host in the middle of
+    short = {"name": "short", "tests": "get", "clients": 10, "keyspace": 1000,
+             "requests": 3000, "preload": True}  # fmt: skip
+    long = {**short, "name": "long", "requests": requests}
+    extra = {
+        "wirebench_implementations": ["redis", "asyncio-protocol"],
+        "wirebench_interpreters": [
+            {"name": "cpython3.11", "provider": "system", "executable": "/usr/bin/python3"}
+        ],
+        # Cells run workload by workload: both short cells, then redis/long, asyncio-protocol/long.
+        "wirebench_workloads": [short, long],
+        "wirebench_repetitions": 1,
+        "wirebench_benchmark_timeout": 120,
+        "wirebench_label": "test-unreachable",
+    }
+    stop = threading.Event()
+    crasher = threading.Thread(
+        target=crash_load_host_during_measured_run,
+        args=(provisioned_lab["load1"], requests, stop),
+        daemon=True,
+    )
+    crasher.start()
+    try:
+        run = run_playbook("run", *INVENTORY, "-e", json.dumps(extra), timeout=900)
+    finally:
+        stop.set()
+        crasher.join(timeout=30)
+    run_id = run_id_of(run)
+    assert run.returncode == 0, run.output[-5000:]
+    assert f"-e wirebench_resume={run_id}" in run.output
+    assert "load host load1 stopped answering" in run.output
+    found = samples(run_id)
+    assert found["redis@native/short#1"]["status"] == "ok"
+    assert found["asyncio-protocol@cpython3.11/short#1"]["status"] == "ok"
+    lost = found["redis@native/long#1"]
+    assert (lost["status"], lost["failure"]) == ("failed", "unreachable"), lost
+    assert lost["server_host"] == "server1" and lost["cell_ended"] > lost["cell_started"]
+    assert "asyncio-protocol@cpython3.11/long#1" not in found  # never started
+    server = provisioned_lab["server1"]
+    active = ssh(server, "systemctl list-units 'wirebench*' --state=active --no-legend --plain")
+    assert active.returncode == 0 and active.stdout.strip() == ""
+
+    kept = {cell: found[cell] for cell in ("redis@native/short#1",
+                                           "asyncio-protocol@cpython3.11/short#1")}  # fmt: skip
+    restored = run_playbook("lab-up")
+    assert restored.returncode == 0, restored.output[-3000:]
+    resumed = run_playbook(
+        "run", *INVENTORY, "-e", json.dumps(extra), "-e", f"wirebench_resume={run_id}"
+    )
+    assert resumed.returncode == 0, resumed.output[-5000:]
+    assert f"run {run_id}: 2 cells to measure" in resumed.output
+    found = samples(run_id)
+    assert found["redis@native/long#1"]["status"] == "ok"
+    assert found["asyncio-protocol@cpython3.11/long#1"]["status"] == "ok"
+    assert {cell: found[cell] for cell in kept} == kept

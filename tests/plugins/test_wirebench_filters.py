@@ -169,6 +169,18 @@ def test_sample_ids_skip_unreadable_files(tmp_path):
     ) == ["redis@native/get#1"]
 
 
+def test_a_cell_lost_with_its_load_host_is_measured_again(tmp_path):
+    from wirebench import sample_ids
+
+    lost = {"id": "asyncio@cpython3.11/get#1", "status": "failed", "failure": "unreachable"}
+    crashed = {"id": "redis@native/get#1", "status": "failed", "failure": "server_crashed"}
+    (tmp_path / "lost.json").write_text(json.dumps(lost))
+    (tmp_path / "crashed.json").write_text(json.dumps(crashed))
+    assert sample_ids([str(tmp_path / "lost.json"), str(tmp_path / "crashed.json")]) == [
+        "redis@native/get#1"
+    ]
+
+
 def write_samples(tmp_path, rates, workload="get"):
     for repetition, rate in enumerate(rates, 1):
         folder = tmp_path / "raw" / f"asyncio@cpython3.11_{workload}_{repetition}"
