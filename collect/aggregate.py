@@ -26,6 +26,9 @@ class Thresholds:
     client_cpu_share: float = 0.90
     # The load host's CPUs busy (the client plus the kernel's network work) at or above this.
     load_cpu_busy: float = 0.95
+    # Several load hosts: the share of their combined span when all of them ran, below which
+    # their summed rate is not what the server did at once: NOT-CONCURRENT.
+    load_overlap: float = 0.90
 
 
 def cell_key(sample: dict, test: str) -> tuple:
@@ -126,6 +129,7 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         "requests_per_server_cpu_s": None,
         "client_cpu_share": None,
         "load_cpu_busy": None,
+        "load_overlap": None,
         "flags": [],
     }
     restarted = any((s.get("server") or {}).get("restarted") for s in ok + failed)
@@ -151,6 +155,10 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
             else None
             for s in ok
         )
+        overlaps = [s.get("load_overlap") for s in ok if s.get("load_overlap") is not None]
+        cell["load_overlap"] = min(overlaps) if overlaps else None
+        if overlaps and min(overlaps) < thresholds.load_overlap:
+            cell["flags"].append("NOT-CONCURRENT")
         if len(ok) > 1 and summary.cv > thresholds.unstable_cv:
             cell["flags"].append("UNSTABLE")
         # Most of the repetitions, not one: a single busy moment should not relabel a cell.

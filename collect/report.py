@@ -31,6 +31,7 @@ SUMMARY_FIELDS = [
     "requests_per_server_cpu_s",
     "client_cpu_share",
     "load_cpu_busy",
+    "load_overlap",
     "flags",
     "gets",
 ]
@@ -188,6 +189,9 @@ def legend(thresholds: aggregate.Thresholds) -> list[str]:
         f"the load host's CPUs) or the load host's CPUs were at least "
         f"{100 * thresholds.load_cpu_busy:.0f}% busy: the number measures the client, and the "
         "server may be faster than it shows.",
+        f"- `NOT-CONCURRENT`: the load hosts' runs overlapped for less than "
+        f"{100 * thresholds.load_overlap:.0f}% of their combined span in some repetition: their "
+        "rates are summed, which overstates what the server answered at once.",
         "- `RESTARTED`: the server's MainPID or restart count changed during a repetition.",
         "- `FAILED`: at least one repetition failed (listed below); it is not in the numbers.",
         "- requests/server CPU-s: requests answered per CPU-second the server process used "
@@ -246,7 +250,7 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
             f"Per cell, the run spent a median {o['median_s']:.1f} s (min {o['min_s']:.1f}, "
             f"max {o['max_s']:.1f}) outside the measured redis-benchmark run: starting the unit, "
             "verifying, preloading, warming up, reading counters, stopping, fetching. That is "
-            f"{o['total_s']:.0f} s of the {o['cells_total_s']:.0f} s its {o['cells']} cells took.",
+            f"{o['total_s']:.1f} s of the {o['cells_total_s']:.1f} s its {o['cells']} cells took.",
         ]
     parts += ["", "## How to read this", "", *legend(collected.thresholds)]
     if plots:

@@ -159,6 +159,7 @@ def read_sample(cell_dir: Path, relative: str, default_server: str | None) -> di
         for test in sample["tests"].values():
             test["rps"] = sum(metrics.get("rps", 0.0) for metrics in test["hosts"].values())
     sample["timing"] = timing(recorded, sample["load_hosts"])
+    sample["load_overlap"] = load_overlap(sample["load_hosts"])
     return sample
 
 
@@ -278,6 +279,21 @@ def server_counters(recorded: dict) -> dict:
         "max_rss_kib": after.get("max_rss_kib") or before.get("max_rss_kib"),
         "restarted": restarted or recorded.get("failure") == "server_crashed",
     }
+
+
+def load_overlap(load_hosts: dict):
+    """With several load hosts: the share of their runs' combined span when all ran at once.
+
+    Their rates are summed into the cell's throughput, which is only true of the server if
+    they loaded it at the same time. 1.0: fully overlapped; 0: one after the other. None for
+    one load host, or when a host's start or end is unknown.
+    """
+    spans = [(entry.get("started"), entry.get("ended")) for entry in load_hosts.values()]
+    if len(spans) < 2 or any(start is None or end is None for start, end in spans):
+        return None
+    union = max(end for _, end in spans) - min(start for start, _ in spans)
+    together = min(end for _, end in spans) - max(start for start, _ in spans)
+    return round(max(0.0, together) / union, 3) if union > 0 else 1.0
 
 
 def timing(recorded: dict, load_hosts: dict):
