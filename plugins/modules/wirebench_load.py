@@ -56,6 +56,14 @@ options:
   dest:
     description: For V(measure), the directory the artefacts go to.
     type: path
+  start_at:
+    description:
+      - For V(measure) with several load hosts, the UNIX time at which to start
+        redis-benchmark, so that every host loads the server at once (their rates are summed).
+        The controller starts the hosts one after another; without a common start they would
+        overlap only in part. A time already past starts at once; the lag is recorded.
+      - At most O(timeout) seconds ahead (a clock far off is an error, not a long sleep).
+    type: float
   timeout:
     description: Seconds the redis-benchmark run may take before it is killed.
     type: float
@@ -80,6 +88,8 @@ result:
   description:
     - exit code, timed_out, started, ended, elapsed_s, client_cpu_s (measure).
     - threads (redis-benchmark's --threads, 1 when not given).
+    - start_at and start_lag_s (seconds after start_at that it really started) when a
+      common start was asked for.
     - load_cpu, the load host's own CPU use during the run, to tell when the client is the
       bottleneck; C(cpus) the CPU ids this process may run on, C(busy_fraction) the share
       of their time spent busy (all but idle and iowait), null when no tick elapsed.
@@ -392,8 +402,9 @@ def write_artefacts(dest: str, run: dict) -> None:
         "stdout.csv": run["stdout"],
         "stderr.txt": run["stderr"],
         "result.json": json.dumps(
-            {key: run[key] for key in ("exit_code", "timed_out", "started", "ended",
-                                       "elapsed_s", "client_cpu_s", "load_cpu", "threads")},
+            {key: run[key] for key in ("exit_code", "timed_out", "started", "ended", "elapsed_s",
+                                       "client_cpu_s", "load_cpu", "threads", "start_at",
+                                       "start_lag_s")},
             indent=2, sort_keys=True,
         ) + "\n",
     }  # fmt: skip
@@ -404,10 +415,29 @@ def write_artefacts(dest: str, run: dict) -> None:
         os.replace(temporary, os.path.join(dest, name))
 
 
+def wait_for_start(start_at, limit: float) -> None:
+    """Sleep until ``start_at`` (UNIX time); refuse a start further off than ``limit`` s."""
+    if start_at is None:
+        return
+    delay = start_at - time.time()
+    if delay > limit:
+        raise CellError(
+            "benchmark_error",
+            f"start_at is {delay:.0f}s ahead of this host's clock (more than {limit:.0f}s): "
+            "is its clock set?",
+        )
+    if delay > 0:
+        time.sleep(delay)
+
+
 def measure(params: dict) -> dict:
     argv = benchmark_argv(params["host"], params["port"], params["workload"], params["requests"])
+    start_at = params.get("start_at")
+    wait_for_start(start_at, params["timeout"])
     run = run_benchmark(argv, params["password"], params["timeout"])
     run["threads"] = int(params["workload"].get("threads") or 1)
+    run["start_at"] = start_at
+    run["start_lag_s"] = None if start_at is None else round(run["started"] - start_at, 4)
     write_artefacts(params["dest"], run)
     return {
         "result": {key: value for key, value in run.items() if key != "stdout"},
@@ -428,6 +458,7 @@ def main():
             "requests": {"type": "int"},
             "dest": {"type": "path"},
             "timeout": {"type": "float", "default": 600.0},
+            "start_at": {"type": "float"},
         },
         required_if=[("action", "measure", ("requests", "dest"))],
     )

@@ -175,3 +175,29 @@ def test_measure_records_redis_benchmark_threads(our_server, tmp_path):
     result = measure(params(our_server, workload=workload, requests=2000, dest=str(tmp_path)))
     assert result["result"]["threads"] == 2
     assert "--threads" in json.loads((tmp_path / "argv.json").read_text())
+
+
+def test_measure_waits_for_a_common_start(our_server, tmp_path):
+    import time
+
+    start_at = time.time() + 1.5
+    result = measure(params(our_server, requests=2000, dest=str(tmp_path), start_at=start_at))
+    recorded = json.loads((tmp_path / "result.json").read_text())
+    assert recorded["start_at"] == start_at
+    assert recorded["started"] >= start_at and 0 <= recorded["start_lag_s"] < 1.0
+    assert result["result"]["exit_code"] == 0
+
+
+def test_a_start_already_past_starts_at_once_and_says_how_late(our_server, tmp_path):
+    import time
+
+    start_at = time.time() - 2.0
+    measure(params(our_server, requests=2000, dest=str(tmp_path), start_at=start_at))
+    assert json.loads((tmp_path / "result.json").read_text())["start_lag_s"] >= 2.0
+
+
+def test_a_start_too_far_ahead_is_refused(our_server, tmp_path):
+    import time
+
+    with pytest.raises(CellError, match="ahead of this host's clock"):
+        measure(params(our_server, requests=2000, dest=str(tmp_path), start_at=time.time() + 3600))
