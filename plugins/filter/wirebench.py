@@ -193,6 +193,60 @@ def cells(implementations, interpreters, workloads, repetitions, plan, redis_por
     return ordered
 
 
+def pairs(servers, load_hosts, assigned):
+    """Which load hosts drive which server host, and every problem with that.
+
+    ``servers``, ``load_hosts``: the hosts of the server and load groups. ``assigned``: server
+    host -> its ``wirebench_load_hosts`` (a list, one name, or empty when not set). One server
+    host with nothing set is driven by the whole load group. With several, each names its own
+    and no load host drives two: the pairs run at the same time, so a shared load host would
+    split itself between two servers and measure neither.
+
+    Returns {"pairs": {server: [load hosts]}, "server_of": {load host: server},
+    "problems": [sentence, ...]}; a load host no server names is left idle.
+    """
+    servers, load_hosts = list(servers or []), list(load_hosts or [])
+    named = {}
+    for server in servers:
+        listed = (assigned or {}).get(server) or []
+        named[server] = [listed] if isinstance(listed, str) else list(listed)
+    problems = []
+    if not servers:
+        problems.append("there is no server host")
+    if not load_hosts:
+        problems.append("there is no load host")
+    if len(servers) == 1 and not named[servers[0]]:
+        named[servers[0]] = load_hosts
+    server_of = {}
+    for server in servers:
+        if not named[server]:
+            problems.append(
+                f"{server} has no load hosts: with several server hosts, give each one "
+                f"wirebench_load_hosts (a list of its load hosts) in the inventory"
+            )
+        for load in named[server]:
+            if load not in load_hosts:
+                problems.append(
+                    f"{server}: wirebench_load_hosts names {load!r}, which is not a load host "
+                    f"(load hosts: {', '.join(load_hosts) or 'none'})"
+                )
+            elif load in server_of and server_of[load] != server:
+                problems.append(
+                    f"load host {load} is named by both {server_of[load]} and {server}: "
+                    f"the pairs run at the same time, so each load host drives one server"
+                )
+            else:
+                server_of[load] = server
+    return {"pairs": named, "server_of": server_of, "problems": problems}
+
+
+def raw_dir(results_dir, server, servers):
+    """Where a server host's raw results go: ``<run>/raw`` when the run has one server host
+    (the layout single-server runs always had), ``<run>/raw/<server>`` with several."""
+    raw = os.path.join(results_dir, "raw")
+    return raw if len(list(servers)) == 1 else os.path.join(raw, server)
+
+
 def cells_to_measure(all_cells, done_ids):
     """For a resumed run: the pending cells not already measured (done_ids: their ids)."""
     done = set(done_ids)
@@ -317,12 +371,13 @@ def sample_ids(paths):
     return ids
 
 
-def repetitions_verdict(cell, results_dir, adaptive):
+def repetitions_verdict(cell, raw, adaptive):
     """Adaptive repetitions: {"needed": bool, "reason": str} for this repetition of a cell.
 
     ``adaptive``: {"target": relative half-width of the median's 95% confidence interval,
     e.g. 0.03, "min_repetitions": N}. Off (always needed) when empty. The repetitions
-    measured so far are read from the run's samples on the controller.
+    measured so far are read from the samples in ``raw``, the server host's raw folder on the
+    controller (raw_dir()), so each server host decides for its own cells.
     """
     if not adaptive or cell["repetition"] <= int(adaptive.get("min_repetitions", 6)):
         return {"needed": True, "reason": "fixed repetitions"}
@@ -330,7 +385,7 @@ def repetitions_verdict(cell, results_dir, adaptive):
 
     pattern = f"{cell['implementation']}@{cell['interpreter']}_{cell['workload']}_*"
     rates = {}
-    for path in glob.glob(os.path.join(results_dir, "raw", pattern, "sample.json")):
+    for path in glob.glob(os.path.join(raw, pattern, "sample.json")):
         try:
             with open(path) as handle:
                 measured = json.load(handle)
@@ -377,6 +432,8 @@ class FilterModule:
             "wirebench_project_version": project_version,
             "wirebench_cells": cells,
             "wirebench_cells_to_measure": cells_to_measure,
+            "wirebench_pairs": pairs,
+            "wirebench_raw_dir": raw_dir,
             "wirebench_sample": sample,
             "wirebench_failed_sample": failed_sample,
             "wirebench_progress": progress,

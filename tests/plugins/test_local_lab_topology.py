@@ -60,3 +60,21 @@ def test_committed_inventory_matches_the_default_topology():
 def test_bad_topologies_are_refused_with_a_reason(kwargs, message):
     with pytest.raises(LabTopologyError, match=message):
         local_lab_topology(**kwargs)
+
+
+def test_more_server_hosts_come_after_the_load_hosts_and_each_gets_its_own():
+    hosts = local_lab_topology(3, load_cpus=[1, 0], server_hosts=2, extra_server_cpus=[1])
+    assert [(h["name"], h["group"], h["address"], h["cpu"], h["pair"]) for h in hosts] == [
+        ("server1", "bench_server", "198.18.0.10", "0", "server1"),
+        ("load1", "bench_load", "198.18.0.11", "1", "server1"),
+        ("load2", "bench_load", "198.18.0.12", "0", "server2"),
+        ("load3", "bench_load", "198.18.0.13", "1", "server1"),
+        ("server2", "bench_server", "198.18.0.14", "1", "server2"),
+    ]
+    # One server host: no pairing to write.
+    assert all("pair" not in host for host in local_lab_topology(2))
+
+
+def test_each_server_host_needs_a_load_host_of_its_own():
+    with pytest.raises(LabTopologyError, match="2 server hosts need at least as many load hosts"):
+        local_lab_topology(1, server_hosts=2)

@@ -181,9 +181,10 @@ def test_a_cell_lost_with_its_load_host_is_measured_again(tmp_path):
     ]
 
 
-def write_samples(tmp_path, rates, workload="get"):
+def write_samples(raw, rates, workload="get"):
+    """Samples of asyncio@cpython3.11/<workload> in a server host's raw folder."""
     for repetition, rate in enumerate(rates, 1):
-        folder = tmp_path / "raw" / f"asyncio@cpython3.11_{workload}_{repetition}"
+        folder = raw / f"asyncio@cpython3.11_{workload}_{repetition}"
         folder.mkdir(parents=True)
         sample = {
             "id": f"asyncio@cpython3.11/{workload}#{repetition}",
@@ -202,10 +203,10 @@ def test_adaptive_repetitions_stop_when_the_median_is_known(tmp_path):
     from wirebench import repetitions_verdict
 
     adaptive = {"target": 0.03, "min_repetitions": 6}
-    assert repetitions_verdict(cell_at(9), str(tmp_path), {})["needed"] is True  # off
-    write_samples(tmp_path, [100, 101, 99, 100, 102, 98])
-    assert repetitions_verdict(cell_at(3), str(tmp_path), adaptive)["needed"] is True  # below min
-    verdict = repetitions_verdict(cell_at(7), str(tmp_path), adaptive)
+    assert repetitions_verdict(cell_at(9), str(tmp_path / "raw"), {})["needed"] is True  # off
+    write_samples(tmp_path / "raw", [100, 101, 99, 100, 102, 98])
+    assert repetitions_verdict(cell_at(3), str(tmp_path / "raw"), adaptive)["needed"] is True
+    verdict = repetitions_verdict(cell_at(7), str(tmp_path / "raw"), adaptive)
     assert verdict["needed"] is False
     assert "within ±2.0% (target ±3.0%) after 6 repetitions" in verdict["reason"]
 
@@ -213,11 +214,11 @@ def test_adaptive_repetitions_stop_when_the_median_is_known(tmp_path):
 def test_adaptive_repetitions_go_on_while_the_spread_is_wide(tmp_path):
     from wirebench import repetitions_verdict
 
-    write_samples(tmp_path, [100, 130, 80, 100, 120, 90])
-    write_samples(tmp_path, [100] * 6, workload="get-p16")  # another cell: not counted
-    assert repetitions_verdict(cell_at(7), str(tmp_path), {"target": 0.03, "min_repetitions": 6})[
-        "needed"
-    ]
+    write_samples(tmp_path / "raw", [100, 130, 80, 100, 120, 90])
+    write_samples(tmp_path / "raw", [100] * 6, workload="get-p16")  # another cell: not counted
+    assert repetitions_verdict(
+        cell_at(7), str(tmp_path / "raw"), {"target": 0.03, "min_repetitions": 6}
+    )["needed"]
 
 
 def measured_on(rate, busy):
@@ -252,3 +253,85 @@ def test_a_sample_sums_the_load_hosts_rates_and_keeps_each_hosts_latency_and_cpu
     assert made["load_hosts"]["load2"]["load_cpu"] == {"cpus": [1], "busy_fraction": 0.5}
     assert made["load_hosts"]["load1"]["threads"] == 1
     assert made["server_cpu_s"] == pytest.approx(1.5)
+
+
+def test_one_server_host_is_driven_by_every_load_host():
+    from wirebench import pairs
+
+    found = pairs(["server1"], ["load1", "load2"], {})
+    assert found["pairs"] == {"server1": ["load1", "load2"]}
+    assert found["server_of"] == {"load1": "server1", "load2": "server1"}
+    assert found["problems"] == []
+    # Naming a subset is allowed: the other load host stays idle.
+    assert pairs(["server1"], ["load1", "load2"], {"server1": "load2"})["pairs"] == {
+        "server1": ["load2"]
+    }
+
+
+def test_several_server_hosts_each_name_their_own_load_hosts():
+    from wirebench import pairs
+
+    found = pairs(
+        ["server1", "server2"],
+        ["load1", "load2", "load3"],
+        {"server1": ["load1"], "server2": ["load2", "load3"]},
+    )
+    assert found["pairs"] == {"server1": ["load1"], "server2": ["load2", "load3"]}
+    assert found["server_of"]["load3"] == "server2"
+    assert found["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("assigned", "problem"),
+    [
+        ({"server1": ["load1"]}, "server2 has no load hosts"),
+        ({"server1": ["load1"], "server2": ["load9"]}, "names 'load9', which is not a load host"),
+        ({"server1": ["load1"], "server2": ["load1", "load2"]}, "load1 is named by both"),
+    ],
+)
+def test_pairing_problems_are_named(assigned, problem):
+    from wirebench import pairs
+
+    problems = pairs(["server1", "server2"], ["load1", "load2"], assigned)["problems"]
+    assert any(problem in found for found in problems), problems
+
+
+def test_an_inventory_without_hosts_is_a_problem():
+    from wirebench import pairs
+
+    assert pairs([], [], {})["problems"] == ["there is no server host", "there is no load host"]
+
+
+def test_raw_folder_keeps_the_single_server_layout():
+    from wirebench import raw_dir
+
+    assert raw_dir("/r/run1", "server1", ["server1"]) == "/r/run1/raw"
+    assert raw_dir("/r/run1", "server2", ["server1", "server2"]) == "/r/run1/raw/server2"
+
+
+def test_adaptive_repetitions_count_only_the_server_hosts_own_samples(tmp_path):
+    from wirebench import raw_dir, repetitions_verdict
+
+    servers = ["server1", "server2"]
+    write_samples(tmp_path / "raw" / "server1", [100, 101, 99, 100, 102, 98])
+    adaptive = {"target": 0.03, "min_repetitions": 6}
+    mine = raw_dir(str(tmp_path), "server1", servers)
+    other = raw_dir(str(tmp_path), "server2", servers)
+    assert repetitions_verdict(cell_at(7), mine, adaptive)["needed"] is False
+    assert repetitions_verdict(cell_at(7), other, adaptive)["needed"] is True
+
+
+def test_the_example_inventory_of_pairs_is_valid():
+    """inventory/examples/cloud-pairs pairs each server host with load hosts of its own."""
+    import yaml
+    from wirebench import pairs
+
+    inventory = yaml.safe_load((ROOT / "inventory/examples/cloud-pairs/hosts.yml").read_text())
+    servers = inventory["bench_server"]["hosts"]
+    found = pairs(
+        list(servers),
+        list(inventory["bench_load"]["hosts"]),
+        {name: spec["wirebench_load_hosts"] for name, spec in servers.items()},
+    )
+    assert found["problems"] == []
+    assert found["pairs"]["m7g-server"] == ["m7g-load1"]
