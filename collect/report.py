@@ -135,13 +135,24 @@ def section_title(host, workload, test) -> str:
     return f"{workload}: {test}" + (f" on {host}" if host else "")
 
 
-def workload_note(collected: Collected, workload: str) -> str:
+def workload_note(collected: Collected, host, workload: str) -> str:
     described = collected.workloads.get(workload, {})
-    loads = described.get("load_hosts", 0)
-    return (
-        f"`{described.get('flags', 'unknown flags')}` from {loads} load host"
-        f"{'' if loads == 1 else 's'} at once; {described.get('gets', '')}"
+    loads = sorted(
+        {
+            name
+            for sample in collected.run.samples
+            if sample["server_host"] == host and sample["workload"] == workload
+            for name in sample.get("load_hosts") or {}
+        }
     )
+    source = (
+        f"from {loads[0]}"
+        if len(loads) == 1
+        else f"from {', '.join(loads)} at once"
+        if loads
+        else "from no load host"
+    )
+    return f"`{described.get('flags', 'unknown flags')}` {source}; {described.get('gets', '')}"
 
 
 def not_measured_lines(collected: Collected) -> list[str]:
@@ -226,7 +237,7 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
             "",
             f"## {section_title(host, workload, test)}",
             "",
-            workload_note(collected, workload),
+            workload_note(collected, host, workload),
             "",
             tables.markdown(header, rows),
             "",
@@ -273,7 +284,7 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
         lines += [
             "",
             section_title(host, workload, test),
-            workload_note(collected, workload).replace("`", ""),
+            workload_note(collected, host, workload).replace("`", ""),
             tables.plain(header, rows),
         ]
     if counts["failed"]:

@@ -319,4 +319,24 @@ def test_two_load_hosts_are_summed_and_each_hosts_latency_kept(run_copy):
     assert sample["load_overlap"] == 0.0
     assert "NOT-CONCURRENT" in cell["flags"]
     assert "`NOT-CONCURRENT`" in (path / "report.md").read_text()
-    assert "from 2 load hosts at once" in (path / "report.md").read_text()
+    assert "from load1, load2 at once" in (path / "report.md").read_text()
+
+
+def test_several_server_hosts_get_a_table_each(run_copy):
+    path = run_copy("two-servers")
+    collected, text = report.report(path, with_plots=False)
+    assert {s["server_host"] for s in collected.run.samples} == {"server1", "server2"}
+    assert collected.counts() == {"ok": 8, "failed": 0, "skipped": 0}
+    for host, load in (("server1", "load1"), ("server2", "load2")):
+        cells = [c for c in collected.cells if c["server_host"] == host]
+        assert {c["implementation"] for c in cells} == {"redis", "asyncio-protocol"}
+        # Each host's share is against its own native redis, not the other host's.
+        redis = next(c for c in cells if c["implementation"] == "redis")
+        ours = next(c for c in cells if c["implementation"] == "asyncio-protocol")
+        assert ours["share_of_native"] == pytest.approx(
+            ours["rps"]["median"] / redis["rps"]["median"]
+        )
+        assert f"get: GET on {host}" in text
+        assert f"--csv -r 1000` from {load};" in (path / "report.md").read_text()
+    rows = list(csv.DictReader((path / "summary.csv").open()))
+    assert sorted({row["server_host"] for row in rows}) == ["server1", "server2"]
