@@ -254,7 +254,10 @@ def cells_to_measure(all_cells, done_ids):
 
 
 CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
-RESULT_FIELDS = ("exit_code", "timed_out", "elapsed_s", "client_cpu_s", "load_cpu", "threads")
+RESULT_FIELDS = (
+    "exit_code", "timed_out", "started", "ended", "elapsed_s", "client_cpu_s", "load_cpu",
+    "threads", "start_at", "start_lag_s",
+)  # fmt: skip
 
 
 def stderr_tail(measured):

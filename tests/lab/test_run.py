@@ -75,6 +75,7 @@ def test_quick_run_measures_every_cell(quick_run, provisioned_lab):
         assert load["load_cpu"]["cpus"] == [provisioned_lab["load1"].cpu]
         assert 0 < load["load_cpu"]["busy_fraction"] <= 1
         assert load["threads"] == 1
+        assert load["start_at"] is None  # one load host: no common start to wait for
         # Controller timestamps around the whole cell, which holds the measured run.
         assert sample["server_host"] == "server1"
         assert 0 < sample["cell_started"] < sample["cell_ended"]

@@ -67,6 +67,10 @@ def test_every_cell_ran_on_both_load_hosts(run_with_two_load_hosts):
     for sample in found:
         assert sample["status"] == "ok", sample
         assert sorted(sample["load_hosts"]) == LOAD_HOSTS
+        # Both hosts were given one start time, and each says how late it really started.
+        starts = {entry["start_at"] for entry in sample["load_hosts"].values()}
+        assert len(starts) == 1 and None not in starts
+        assert all(entry["start_lag_s"] >= 0 for entry in sample["load_hosts"].values())
         for host, entry in sample["load_hosts"].items():
             assert entry["exit_code"] == 0 and entry["client_cpu_s"] > 0, (host, entry)
             assert 0 < entry["load_cpu"]["busy_fraction"] <= 1
