@@ -168,6 +168,7 @@ def compared_rows(runs: list[Collected], alpha: float):
                     "significant": result.p_value < alpha,
                     "testable": floor < alpha,
                     "flags": other["flags"],
+                    "share_of_native": other["share_of_native"],
                 }
             )
         rows.append(
@@ -179,6 +180,7 @@ def compared_rows(runs: list[Collected], alpha: float):
                     "cv": base["rps"]["cv"],
                     "n": len(base["rps"]["values"]),
                     "flags": base["flags"],
+                    "share_of_native": base["share_of_native"],
                 },
                 "others": others,
             }
@@ -194,19 +196,22 @@ def verdict(entry: dict) -> str:
     return f"no (p={entry['p_value']:.2f})"
 
 
+def with_share(entry: dict) -> str:
+    text = f"{tables.rate(entry['median'])} (n={entry['n']})"
+    if entry.get("share_of_native") is not None:
+        text += f", {tables.percent(entry['share_of_native'])} of redis"
+    return text
+
+
 def table(rows, names):
     header = ["cell", f"{names[0]} median"]
     for name in names[1:]:
         header += [f"{name} median", "ratio", "significant"]
     body = []
     for row in rows:
-        line = [row["label"], f"{tables.rate(row['base']['median'])} (n={row['base']['n']})"]
+        line = [row["label"], with_share(row["base"])]
         for entry in row["others"]:
-            line += [
-                f"{tables.rate(entry['median'])} (n={entry['n']})",
-                f"{entry['ratio']:.3f}",
-                verdict(entry),
-            ]
+            line += [with_share(entry), f"{entry['ratio']:.3f}", verdict(entry)]
         body.append(line)
     return header, body
 
@@ -246,7 +251,9 @@ def compare(paths, out=None, alpha: float = 0.05, with_plots: bool = True) -> st
     markdown = [
         f"# wirebench compare: {' vs '.join(names)}",
         "",
-        "Base: " + names[0] + ". Ratio: the other run's median over the base's.",
+        "Base: " + names[0] + ". Ratio: the other run's median over the base's. Each median "
+        "also shows its share of native redis in the same run: when every cell moved, native "
+        "redis included, the machine changed, not the servers.",
         "",
         method_line(rows, alpha),
         "",

@@ -71,7 +71,12 @@ def test_two_quick_runs_side_by_side(runs, tmp_path):
     assert "Mann–Whitney U" in markdown and "α = 0.05" in markdown
     # quick-a: 37,500 / 30,000 for redis; one repetition each cannot be significant.
     assert (
-        "| redis@native get:GET | 30,000 (n=1) | 37,500 (n=1) | 1.250 | too few repetitions |"
+        "| redis@native get:GET | 30,000 (n=1), 100% of redis | 37,500 (n=1), 100% of redis "
+        "| 1.250 | too few repetitions |" in markdown
+    )
+    # Each median with its share of native redis in its own run.
+    assert (
+        "| uvloop@cpython3.11 get:GET | 35,294 (n=1), 118% of redis | 25,862 (n=1), 69% of redis |"
         in markdown
     )
     assert "too few repetitions" in text
