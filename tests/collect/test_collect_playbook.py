@@ -42,3 +42,20 @@ def test_bench_playbook_ends_with_collect():
         "playbooks/run.yml",
         "playbooks/collect.yml",
     ]
+
+
+def test_collect_playbook_in_check_mode_writes_nothing(tmp_path):
+    run = Path(shutil.copytree(RUNS / "crash", tmp_path / "crash"))
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    done = subprocess.run(
+        [str(playbook), "playbooks/collect.yml", "--check", "-e", f"wirebench_collect_dir={run}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "check mode: the report was not written" in done.stdout
+    assert not (run / "run.json").exists() and not (run / "report.md").exists()
