@@ -145,6 +145,18 @@ def test_resume_of_an_unknown_run_is_refused(provisioned_lab):
     assert "no-such-run" in run.output
 
 
+def run_while(fault, args, extra):
+    """Run the run playbook while ``fault(*args, stop)`` strikes from another thread."""
+    stop = threading.Event()
+    striker = threading.Thread(target=fault, args=(*args, stop), daemon=True)
+    striker.start()
+    try:
+        return run_playbook("run", *INVENTORY, "-e", json.dumps(extra), timeout=900)
+    finally:
+        stop.set()
+        striker.join(timeout=30)
+
+
 def kill_server_during_measured_run(server, load, unit, measured_requests, stop):
     """Wait until the measured redis-benchmark runs on the load host, then kill the server."""
     while not stop.is_set():
@@ -177,18 +189,11 @@ def test_a_server_killed_mid_run_is_recorded_and_the_run_goes_on(provisioned_lab
         "wirebench_benchmark_timeout": 60,
         "wirebench_label": "test-crash",
     }
-    stop = threading.Event()
-    killer = threading.Thread(
-        target=kill_server_during_measured_run,
-        args=(provisioned_lab["server1"], provisioned_lab["load1"], unit, requests, stop),
-        daemon=True,
+    run = run_while(
+        kill_server_during_measured_run,
+        (provisioned_lab["server1"], provisioned_lab["load1"], unit, requests),
+        extra,
     )
-    killer.start()
-    try:
-        run = run_playbook("run", *INVENTORY, "-e", json.dumps(extra), timeout=900)
-    finally:
-        stop.set()
-        killer.join(timeout=30)
     assert run.returncode == 0, run.output[-5000:]
     found = samples(run_id_of(run))
     crashed = found["asyncio-protocol@cpython3.11/long-get#1"]
@@ -247,18 +252,9 @@ def test_a_load_host_that_stops_answering_ends_the_run_and_resume_finishes_it(pr
         "wirebench_benchmark_timeout": 120,
         "wirebench_label": "test-unreachable",
     }
-    stop = threading.Event()
-    crasher = threading.Thread(
-        target=crash_load_host_during_measured_run,
-        args=(provisioned_lab["load1"], requests, stop),
-        daemon=True,
+    run = run_while(
+        crash_load_host_during_measured_run, (provisioned_lab["load1"], requests), extra
     )
-    crasher.start()
-    try:
-        run = run_playbook("run", *INVENTORY, "-e", json.dumps(extra), timeout=900)
-    finally:
-        stop.set()
-        crasher.join(timeout=30)
     run_id = run_id_of(run)
     assert run.returncode == 0, run.output[-5000:]
     assert f"-e wirebench_resume={run_id}" in run.output
