@@ -141,6 +141,17 @@ def label_of(key: tuple) -> str:
     return f"{host[0]}: {text}" if host else text
 
 
+def side(cell: dict) -> dict:
+    """What a comparison shows of one run's cell."""
+    return {
+        "median": cell["rps"]["median"],
+        "cv": cell["rps"]["cv"],
+        "n": len(cell["rps"]["values"]),
+        "flags": cell["flags"],
+        "share_of_native": cell["share_of_native"],
+    }
+
+
 def compared_rows(runs: list[Collected], alpha: float):
     with_host = any(len({c["server_host"] for c in run.cells}) > 1 for run in runs)
     indexed = [
@@ -155,36 +166,18 @@ def compared_rows(runs: list[Collected], alpha: float):
         for cells in indexed[1:]:
             other = cells[key]
             result = mann_whitney(base["rps"]["values"], other["rps"]["values"])
-            ratio = other["rps"]["median"] / base["rps"]["median"]
             floor = smallest_p_value(len(base["rps"]["values"]), len(other["rps"]["values"]))
             others.append(
                 {
-                    "median": other["rps"]["median"],
-                    "cv": other["rps"]["cv"],
-                    "n": len(other["rps"]["values"]),
-                    "ratio": ratio,
+                    **side(other),
+                    "ratio": other["rps"]["median"] / base["rps"]["median"],
                     "p_value": result.p_value,
                     "method": result.method,
                     "significant": result.p_value < alpha,
                     "testable": floor < alpha,
-                    "flags": other["flags"],
-                    "share_of_native": other["share_of_native"],
                 }
             )
-        rows.append(
-            {
-                "key": key,
-                "label": label_of(key),
-                "base": {
-                    "median": base["rps"]["median"],
-                    "cv": base["rps"]["cv"],
-                    "n": len(base["rps"]["values"]),
-                    "flags": base["flags"],
-                    "share_of_native": base["share_of_native"],
-                },
-                "others": others,
-            }
-        )
+        rows.append({"key": key, "label": label_of(key), "base": side(base), "others": others})
     return rows, [label_of(key) for key in only]
 
 

@@ -144,20 +144,17 @@ def read_sample(cell_dir: Path, relative: str, default_server: str | None) -> di
         for row in rows:
             test = sample["tests"].setdefault(row.test, {"rps": 0.0, "hosts": {}})
             test["hosts"][host] = row.metrics
+    # A failed cell's partial table is kept for the curious, but counts for nothing.
+    for test in sample["tests"].values():
+        test["rps"] = sum(metrics.get("rps", 0.0) for metrics in test["hosts"].values())
     if sample["status"] == "ok":
         problems += missing_tests(sample["tests"], hosts)
-        for test in sample["tests"].values():
-            test["rps"] = sum(metrics.get("rps", 0.0) for metrics in test["hosts"].values())
         if not hosts:
             problems.append("no load host's raw files were fetched")
         if problems:
             sample["status"] = "failed"
             sample["failure"] = failure_kind(sample["load_hosts"])
             sample["reason"] = "; ".join(problems)
-    else:
-        # A failed cell's partial table is kept for the curious, but counts for nothing.
-        for test in sample["tests"].values():
-            test["rps"] = sum(metrics.get("rps", 0.0) for metrics in test["hosts"].values())
     sample["timing"] = timing(recorded, sample["load_hosts"])
     sample["load_overlap"] = load_overlap(sample["load_hosts"])
     return sample
@@ -196,7 +193,7 @@ def read_load_host(folder: Path):
     except ValueError as exc:
         entry["argv"] = None
         problems.append(str(exc))
-    for key in ("exit_code", "timed_out", "elapsed_s", "client_cpu_s", "started", "ended"):
+    for key in ("exit_code", "elapsed_s", "client_cpu_s", "started", "ended"):
         entry[key] = finite(result.get(key))
     entry["timed_out"] = bool(result.get("timed_out"))
     entry["threads"] = int(result.get("threads") or threads_from_argv(entry["argv"]))
