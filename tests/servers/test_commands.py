@@ -75,6 +75,12 @@ def test_info_has_a_server_section(client):
     assert set(client.info("server")) >= {"wirebench_implementation", "process_id", "tcp_port"}
 
 
+def test_info_cpu_reports_the_process_cpu_seconds_as_redis_does(client):
+    cpu = client.info("cpu")
+    assert set(cpu) >= {"used_cpu_sys", "used_cpu_user"}
+    assert cpu["used_cpu_sys"] >= 0 and cpu["used_cpu_user"] > 0
+
+
 def test_command_answers(client):
     assert not client.execute_command("COMMAND")  # redis-py turns the empty array into {}
     assert client.command_count() > 10
