@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from collect.aggregate import Thresholds
+from collect.outputs import OutputError
 from collect.rundir import RunDirError
 
 
@@ -73,7 +74,9 @@ def main(argv=None) -> int:
             text = compare.compare(
                 args.run_dirs, args.out, alpha=args.alpha, with_plots=not args.no_plots
             )
-    except RunDirError as exc:
+    except (RunDirError, OutputError) as exc:
+        # Exit 2 with one line naming the folder, file or field: a bad run folder or a full
+        # disk is the user's to fix, not a bug to show a traceback for.
         print(f"collect {args.command}: {exc}", file=sys.stderr)
         return 2
     print(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from collect.model import OK, SKIPPED, Sample
 from collect.stats import summarize
 
 NATIVE = "redis"
@@ -31,12 +32,12 @@ class Thresholds:
     load_overlap: float = 0.90
 
 
-def cell_key(sample: dict, test: str) -> tuple:
+def cell_key(sample: Sample, test: str) -> tuple:
     return (
-        sample["server_host"] or "",
-        sample["implementation"],
-        sample["interpreter"],
-        sample["workload"],
+        sample.server_host or "",
+        sample.implementation,
+        sample.interpreter,
+        sample.workload,
         test,
     )
 
@@ -46,27 +47,27 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
-def worst_host(sample: dict, test: str, metric: str):
+def worst_host(sample: Sample, test: str, metric: str):
     """The highest value of a latency metric over the sample's load hosts."""
-    values = [m.get(metric) for m in sample["tests"][test]["hosts"].values()]
+    values = [m.get(metric) for m in sample.tests[test].hosts.values()]
     values = [value for value in values if value is not None]
     return max(values) if values else None
 
 
-def requests_per_cpu_second(sample: dict):
+def requests_per_cpu_second(sample: Sample):
     """Requests the server answered per CPU-second it used in the measured run.
 
     The requests are every test's, over every load host; the server's CPU time covers the
     whole measured run, so the ratio is per sample, not per test.
     """
-    cpu = (sample.get("server") or {}).get("cpu_s")
+    cpu = sample.server.cpu_s if sample.server else None
     if not cpu or cpu <= 0:
         return None
     requests = 0
-    for test in sample["tests"].values():
-        for host, metrics in test["hosts"].items():
-            elapsed = sample["load_hosts"][host].get("elapsed_s")
-            argv = sample["load_hosts"][host].get("argv") or []
+    for test in sample.tests.values():
+        for host, metrics in test.hosts.items():
+            elapsed = sample.load_hosts[host].elapsed_s
+            argv = sample.load_hosts[host].argv or []
             count = argv[argv.index("-n") + 1] if "-n" in argv[:-1] else None
             if count is not None and str(count).isdigit():
                 requests += int(count)
@@ -75,9 +76,9 @@ def requests_per_cpu_second(sample: dict):
     return requests / cpu if requests else None
 
 
-def client_bound(sample: dict, thresholds: Thresholds) -> bool:
-    for entry in sample["load_hosts"].values():
-        share, busy = entry.get("client_cpu_share"), entry.get("load_cpu_busy")
+def client_bound(sample: Sample, thresholds: Thresholds) -> bool:
+    for run in sample.load_hosts.values():
+        share, busy = run.client_cpu_share, run.load_cpu_busy
         if share is not None and share >= thresholds.client_cpu_share:
             return True
         if busy is not None and busy >= thresholds.load_cpu_busy:
@@ -85,17 +86,16 @@ def client_bound(sample: dict, thresholds: Thresholds) -> bool:
     return False
 
 
-def cells(samples: list[dict], thresholds: Thresholds = Thresholds()) -> list[dict]:
+def cells(samples: list[Sample], thresholds: Thresholds = Thresholds()) -> list[dict]:
     """One summary per cell, in the order the samples come (sorted by the caller)."""
     grouped: dict[tuple, dict] = {}
     for sample in samples:
-        if sample["status"] == "skipped":
+        if sample.status == SKIPPED:
             continue
-        tests = sample.get("tests") or {}
-        names = list(tests) if sample["status"] == "ok" else (list(tests) or [None])
+        names = list(sample.rps) if sample.status == OK else (list(sample.tests) or [None])
         for test in names:
             group = grouped.setdefault(cell_key(sample, test), {"ok": [], "failed": []})
-            group["ok" if sample["status"] == "ok" else "failed"].append(sample)
+            group["ok" if sample.status == OK else "failed"].append(sample)
     # A failed sample with no table belongs to every test its workload measured elsewhere
     # (a crash before redis-benchmark printed anything still counts against those tests).
     for key in [k for k in grouped if k[4] is None]:
@@ -121,7 +121,7 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         "test": test,
         "samples_ok": len(ok),
         "samples_failed": len(failed),
-        "failures": sorted({sample["failure"] or "failed" for sample in failed}),
+        "failures": sorted({sample.failure for sample in failed}),
         "rps": None,
         "share_of_native": None,
         "p50_latency_ms": None,
@@ -132,9 +132,9 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         "load_overlap": None,
         "flags": [],
     }
-    restarted = any((s.get("server") or {}).get("restarted") for s in ok + failed)
+    restarted = any(s.server and s.server.restarted for s in ok + failed)
     if ok:
-        rates = [sample["tests"][test]["rps"] for sample in ok]
+        rates = [sample.tests[test].rps for sample in ok]
         summary = summarize(rates)
         cell["rps"] = {
             "median": summary.median,
@@ -147,15 +147,15 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         cell["p99_latency_ms"] = median_or_none(worst_host(s, test, "p99_latency_ms") for s in ok)
         cell["requests_per_server_cpu_s"] = median_or_none(requests_per_cpu_second(s) for s in ok)
         cell["client_cpu_share"] = median_or_none(
-            max((e.get("client_cpu_share") or 0.0) for e in s["load_hosts"].values()) for s in ok
+            max((run.client_cpu_share or 0.0) for run in s.load_hosts.values()) for s in ok
         )
         cell["load_cpu_busy"] = median_or_none(
-            max((e.get("load_cpu_busy") or 0.0) for e in s["load_hosts"].values())
-            if any(e.get("load_cpu_busy") is not None for e in s["load_hosts"].values())
+            max((run.load_cpu_busy or 0.0) for run in s.load_hosts.values())
+            if any(run.load_cpu_busy is not None for run in s.load_hosts.values())
             else None
             for s in ok
         )
-        overlaps = [s.get("load_overlap") for s in ok if s.get("load_overlap") is not None]
+        overlaps = [s.load_overlap for s in ok if s.load_overlap is not None]
         cell["load_overlap"] = min(overlaps) if overlaps else None
         if overlaps and min(overlaps) < thresholds.load_overlap:
             cell["flags"].append("NOT-CONCURRENT")
@@ -184,16 +184,13 @@ def add_share_of_native(summaries: list[dict]) -> None:
             cell["share_of_native"] = cell["rps"]["median"] / reference
 
 
-def outside_measurement(samples: list[dict]):
+def outside_measurement(samples: list[Sample]):
     """Seconds per cell spent outside the measured redis-benchmark run (median, min, max)."""
-    values = [
-        sample["timing"]["outside_s"]
-        for sample in samples
-        if sample["status"] != "skipped" and sample.get("timing")
-    ]
-    if not values:
+    timed = [sample.timing for sample in samples if sample.status != SKIPPED and sample.timing]
+    if not timed:
         return None
-    cell_values = [s["timing"]["cell_s"] for s in samples if s.get("timing")]
+    values = [timing.outside_s for timing in timed]
+    cell_values = [timing.cell_s for timing in timed]
     return {
         "cells": len(values),
         "median_s": statistics.median(values),

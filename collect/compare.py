@@ -9,10 +9,11 @@ a different NIC or a different pipeline depth is not mistaken for a faster serve
 
 from __future__ import annotations
 
-import json
+from dataclasses import fields
 from pathlib import Path
 
-from collect import aggregate, tables
+from collect import aggregate, outputs, rawfiles, tables
+from collect.model import Workload
 from collect.report import Collected
 from collect.rundir import FORMAT, RunDirError, load_run
 from collect.significance import EXACT, mann_whitney, smallest_p_value
@@ -27,28 +28,20 @@ HOST_FIELDS = (
     "virtualization",
     "memory_kib",
 )
-WORKLOAD_FIELDS = (
-    "tests",
-    "clients",
-    "pipeline",
-    "data_size",
-    "keyspace",
-    "requests",
-    "seconds",
-    "threads",
-    "preload",
-)
+WORKLOAD_FIELDS = tuple(f.name for f in fields(Workload) if f.name != "name")
 
 
 def format_of(path: Path) -> str:
     """The format version a run folder declares (its run.json if collected, else its meta)."""
     for name in ("run.json", "run-meta.json"):
         try:
-            return json.loads((path / name).read_text()).get("format", "none")
-        except FileNotFoundError:
+            document = rawfiles.read_json(path / name, path, limit=rawfiles.RUN_JSON_LIMIT)
+        except rawfiles.MissingFile:
             continue
-        except (OSError, ValueError, AttributeError) as exc:
-            raise RunDirError(f"{path / name}: cannot be read ({exc})") from None
+        except rawfiles.RawFileError as exc:
+            raise RunDirError(f"{path}: {exc}") from None
+        found = document.get("format") if isinstance(document, dict) else None
+        return found if isinstance(found, str) else "none"
     raise RunDirError(f"{path}: not a wirebench run folder (no run.json or run-meta.json)")
 
 
@@ -102,10 +95,6 @@ def conditions(meta: dict) -> dict:
     return found
 
 
-def workload_definitions(meta: dict) -> dict:
-    return {w.get("name"): w for w in (meta.get("matrix") or {}).get("workloads") or []}
-
-
 def differences(runs: list[Collected], names: list[str]) -> list[str]:
     """One line per condition or workload field that is not the same in every run."""
     warnings = []
@@ -115,7 +104,7 @@ def differences(runs: list[Collected], names: list[str]) -> list[str]:
         if any(value != values[0] for value in values[1:]):
             listed = " vs ".join(f"{v!r} ({n})" for v, n in zip(values, names))
             warnings.append(f"{key} differs: {listed}")
-    definitions = [workload_definitions(run.run.meta) for run in runs]
+    definitions = [run.run.workloads for run in runs]
     for workload in sorted(set().union(*definitions)):
         present = [d.get(workload) for d in definitions]
         if any(p is None for p in present):
@@ -123,7 +112,7 @@ def differences(runs: list[Collected], names: list[str]) -> list[str]:
             warnings.append(f"workload {workload} is not in {', '.join(missing)}")
             continue
         for field in WORKLOAD_FIELDS:
-            values = [p.get(field) for p in present]
+            values = [getattr(p, field) for p in present]
             if any(value != values[0] for value in values[1:]):
                 listed = " vs ".join(f"{v!r} ({n})" for v, n in zip(values, names))
                 warnings.append(f"workload {workload}: {field} differs: {listed}")
@@ -226,21 +215,29 @@ def method_line(rows, alpha: float) -> str:
 
 def compare(paths, out=None, alpha: float = 0.05, with_plots: bool = True) -> str:
     paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_dir():
+            raise RunDirError(f"{path}: no such folder")
+    paths = [path.resolve() for path in paths]
     check_formats(paths)
     runs = [Collected(load_run(p), aggregate.Thresholds()) for p in paths]
     names = [p.resolve().name for p in paths]
     if len(set(names)) != len(names):
         names = [str(p) for p in paths]
     out = Path(out) if out else paths[0].resolve().parent / ("compare-" + "-vs-".join(names))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise outputs.OutputError(f"cannot make {out}: {outputs.describe(exc)}") from None
     warnings = differences(runs, names)
     rows, only = compared_rows(runs, alpha)
     header, body = table(rows, names)
-    plot = None
+    image = None
     if with_plots and rows:
         from collect import plots
 
-        plot = plots.comparison_plot(rows, names, out)
+        image = plots.comparison_plot(rows, names)
+    plot = "compare.png" if image else None
     markdown = [
         f"# wirebench compare: {' vs '.join(names)}",
         "",
@@ -262,7 +259,9 @@ def compare(paths, out=None, alpha: float = 0.05, with_plots: bool = True) -> st
         markdown += ["", "## Cells in only some runs", "", *(f"- {label}" for label in only)]
     if plot:
         markdown += ["", f"![compare]({plot})"]
-    (out / "compare.md").write_text("\n".join(markdown) + "\n")
+    outputs.write_all(
+        out, {"compare.md": "\n".join(markdown) + "\n", **({plot: image} if image else {})}
+    )
     terminal = [
         f"compare {' vs '.join(names)} (base {names[0]})",
         *(f"WARNING: {w}" for w in warnings),

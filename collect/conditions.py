@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from collect.model import OK, SKIPPED, Sample, Workload
+
 # Flags that name where the traffic went or carry a secret (each takes one value): not
 # workload conditions.
 NOT_CONDITIONS = {"-h", "-p", "-a", "--user"}
@@ -81,28 +83,19 @@ def workload_flags(argv) -> str:
     return "redis-benchmark " + " ".join(kept)
 
 
-def workload_definition(meta: dict, name: str) -> dict:
-    for workload in (meta.get("matrix") or {}).get("workloads") or []:
-        if workload.get("name") == name:
-            return workload
-    return {}
-
-
-def gets_hit(meta: dict, name: str, samples: list[dict]) -> str:
+def gets_hit(workload: Workload | None, samples: list[Sample]) -> str:
     """Whether the workload's GETs found their key: the blog's never did."""
-    workload = workload_definition(meta, name)
-    tests = str(workload.get("tests", "")).lower().replace(" ", "").split(",")
-    if workload and "get" not in tests and workload.get("tests"):
+    if workload and workload.test_names and "get" not in workload.test_names:
         return "no GETs"
-    if not workload.get("preload"):
+    if not workload or not workload.preload:
         return "GETs miss: no key was preloaded (as in the blog), so every GET answers nil"
     preloaded = [
-        (s.get("verified") or {}).get("preloaded_keys")
+        (s.verified or {}).get("preloaded_keys")
         for s in samples
-        if s["workload"] == name and s["status"] == "ok"
+        if s.workload == workload.name and s.status == OK
     ]
     preloaded = [count for count in preloaded if count is not None]
-    keyspace = workload.get("keyspace")
+    keyspace = workload.keyspace
     if preloaded and keyspace and min(preloaded) >= keyspace:
         return f"GETs hit: all {keyspace:,} keys of -r {keyspace} were preloaded before each run"
     if preloaded:
@@ -110,28 +103,26 @@ def gets_hit(meta: dict, name: str, samples: list[dict]) -> str:
     return "GETs should hit (preload asked), but no sample recorded the preload"
 
 
-def workload_lines(meta: dict, samples: list[dict]) -> dict[str, dict]:
-    """Per workload: its flags (from a real argv) and what its GETs did."""
+def workload_lines(workloads: dict[str, Workload], samples: list[Sample]) -> dict[str, dict]:
+    """Per workload (the matrix's, then any other a sample names): its flags (from a real
+    argv) and what its GETs did."""
     described = {}
-    names = [w.get("name") for w in (meta.get("matrix") or {}).get("workloads") or []]
-    names += sorted({s["workload"] for s in samples} - set(names))
+    names = list(workloads) + sorted({s.workload for s in samples} - set(workloads))
     for name in names:
         argv = next(
             (
-                entry.get("argv")
+                run.argv
                 for s in samples
-                if s["workload"] == name and s["status"] == "ok"
-                for entry in s["load_hosts"].values()
-                if entry.get("argv")
+                if s.workload == name and s.status == OK
+                for run in s.load_hosts.values()
+                if run.argv
             ),
             None,
         )
-        loads = {
-            len(s["load_hosts"]) for s in samples if s["workload"] == name and "load_hosts" in s
-        }
+        loads = {len(s.load_hosts) for s in samples if s.workload == name and s.status != SKIPPED}
         described[name] = {
             "flags": workload_flags(argv),
-            "gets": gets_hit(meta, name, samples),
+            "gets": gets_hit(workloads.get(name), samples),
             "load_hosts": max(loads) if loads else 0,
         }
     return described

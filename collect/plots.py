@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import math
-from pathlib import Path
 
 import matplotlib
 
@@ -85,7 +85,15 @@ def latency_axes(ax, cells, implementations, interpreters, title):
     ax.grid(axis="x", alpha=0.3)
 
 
-def figure_of(sections, draw, collected, name, path: Path, height_per_row):
+def png(figure) -> bytes:
+    """The figure as PNG bytes (written by the caller, atomically, with the other outputs)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata=PNG_METADATA)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def figure_of(sections, draw, collected, height_per_row) -> bytes:
     rows, columns = grid_of(len(sections))
     figure, axes = plt.subplots(
         rows, columns, figsize=(7 * columns, height_per_row * rows), squeeze=False
@@ -97,23 +105,21 @@ def figure_of(sections, draw, collected, name, path: Path, height_per_row):
         ax.set_visible(False)
     figure.suptitle(f"wirebench run {collected.run.meta.get('run_id')}")
     figure.tight_layout()
-    figure.savefig(path / name, dpi=100, metadata=PNG_METADATA)
-    plt.close(figure)
-    return name
+    return png(figure)
 
 
-def report_plots(collected, path: Path) -> list[str]:
-    """throughput.png and latency.png in ``path``; their names (none without any ok cell)."""
+def report_plots(collected) -> dict[str, bytes]:
+    """throughput.png and latency.png, by name (none without any ok cell)."""
     sections = [s for s in collected.sections() if any(c["rps"] for c in s[3])]
     if not sections:
-        return []
-    return [
-        figure_of(sections, throughput_axes, collected, "throughput.png", path, 5),
-        figure_of(sections, latency_axes, collected, "latency.png", path, 5),
-    ]
+        return {}
+    return {
+        "throughput.png": figure_of(sections, throughput_axes, collected, 5),
+        "latency.png": figure_of(sections, latency_axes, collected, 5),
+    }
 
 
-def comparison_plot(rows, names, path: Path) -> str:
+def comparison_plot(rows, names) -> bytes:
     """compare.png: each common cell's median in the other runs relative to the first run."""
     labels = [row["label"] for row in rows]
     figure, ax = plt.subplots(figsize=(9, max(3, 0.35 * len(rows) + 1.5)))
@@ -133,6 +139,4 @@ def comparison_plot(rows, names, path: Path) -> str:
     ax.legend(fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path / "compare.png", dpi=100, metadata=PNG_METADATA)
-    plt.close(figure)
-    return "compare.png"
+    return png(figure)

@@ -73,12 +73,16 @@ def parse_csv(text: str) -> Output:
     if not table_lines:
         detail = f": {warnings[0]}" if warnings else " (empty output)"
         raise ParseError(f"no CSV table in redis-benchmark output{detail}")
-    reader = csv.reader(io.StringIO("\n".join(table_lines)))
-    header = tuple(next(reader))
+    try:
+        # csv.Error: a NUL byte or a field past csv's size limit (not redis-benchmark's output).
+        parsed = list(csv.reader(io.StringIO("\n".join(table_lines))))
+    except csv.Error as exc:
+        raise ParseError(f"not a CSV table ({exc})") from None
+    header = tuple(parsed[0])
     if header != HEADER:
-        raise ParseError(f"unexpected redis-benchmark CSV header: {','.join(header)}")
+        raise ParseError(f"unexpected redis-benchmark CSV header: {','.join(header)[:200]}")
     rows = []
-    for fields in reader:
+    for fields in parsed[1:]:
         if len(fields) != len(HEADER):
             warnings.append(f"truncated row: {','.join(fields)}")
             continue

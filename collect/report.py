@@ -10,7 +10,8 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from collect import aggregate, conditions, tables
+from collect import aggregate, conditions, outputs, tables
+from collect.model import FAILED, FAILURE_KINDS, SKIPPED
 from collect.rundir import FORMAT, Run, load_run
 
 SUMMARY_FIELDS = [
@@ -51,7 +52,7 @@ class Collected:
         self.run = run
         self.thresholds = thresholds
         self.cells = aggregate.cells(run.samples, thresholds)
-        self.workloads = conditions.workload_lines(run.meta, run.samples)
+        self.workloads = conditions.workload_lines(run.workloads, run.samples)
         matrix = run.meta.get("matrix") or {}
         self.implementations = list(matrix.get("implementations") or [])
         self.interpreters = [i.get("name") for i in matrix.get("interpreters") or []]
@@ -81,7 +82,7 @@ class Collected:
     def counts(self) -> dict[str, int]:
         counts = {"ok": 0, "failed": 0, "skipped": 0}
         for sample in self.run.samples:
-            counts[sample["status"]] = counts.get(sample["status"], 0) + 1
+            counts[sample.status] += 1
         return counts
 
     def gets(self, workload: str) -> str:
@@ -99,7 +100,7 @@ def run_json(collected: Collected) -> dict:
         "run": collected.run.meta,
         "workloads": collected.workloads,
         "problems": collected.run.problems,
-        "samples": collected.run.samples,
+        "samples": [sample.to_json() for sample in collected.run.samples],
         "cells": collected.cells,
         "outside_measurement": collected.outside,
     }
@@ -141,8 +142,8 @@ def workload_note(collected: Collected, host, workload: str) -> str:
         {
             name
             for sample in collected.run.samples
-            if sample["server_host"] == host and sample["workload"] == workload
-            for name in sample.get("load_hosts") or {}
+            if sample.server_host == host and sample.workload == workload
+            for name in sample.load_hosts
         }
     )
     source = (
@@ -158,17 +159,20 @@ def workload_note(collected: Collected, host, workload: str) -> str:
 def not_measured_lines(collected: Collected) -> list[str]:
     lines = []
     for sample in collected.run.samples:
-        if sample["status"] == "failed":
+        if sample.status == FAILED:
             lines.append(
-                f"- FAILED `{sample['id']}`"
-                + (f" on {sample['server_host']}" if sample["server_host"] else "")
-                + f": {sample['failure']}: {sample['reason']}"
+                f"- FAILED `{sample.id}`"
+                + (f" on {sample.server_host}" if sample.server_host else "")
+                + f": {sample.failure}: {sample.reason}"
             )
+            if sample.journal_tail:
+                # The unit's own words on why it would not start.
+                lines += ["", "  ```", *(f"  {line}" for line in sample.journal_tail), "  ```", ""]
     skipped: dict[tuple, list] = {}
     for sample in collected.run.samples:
-        if sample["status"] == "skipped":
-            key = (sample["implementation"], sample["interpreter"], sample["reason"])
-            skipped.setdefault(key, []).append(f"{sample['workload']}#{sample['repetition']}")
+        if sample.status == SKIPPED:
+            key = (sample.implementation, sample.interpreter, sample.reason)
+            skipped.setdefault(key, []).append(f"{sample.workload}#{sample.repetition}")
     for (implementation, interpreter, reason), which in sorted(skipped.items()):
         lines.append(f"- skipped `{implementation}@{interpreter}` ({', '.join(which)}): {reason}")
     return lines
@@ -178,9 +182,9 @@ def tool_warnings(collected: Collected) -> list[str]:
     """Each distinct non-table line found in redis-benchmark's stdout, with where it came from."""
     seen: dict[str, list[str]] = {}
     for sample in collected.run.samples:
-        for host, entry in (sample.get("load_hosts") or {}).items():
-            for line in entry.get("warnings") or []:
-                seen.setdefault(line, []).append(f"{sample['id']} ({host})")
+        for host, run in sample.load_hosts.items():
+            for line in run.warnings:
+                seen.setdefault(line, []).append(f"{sample.id} ({host})")
     return [
         f"- `{line}` in {len(where)} sample{'s' if len(where) > 1 else ''}: {', '.join(where[:5])}"
         + (" ..." if len(where) > 5 else "")
@@ -206,11 +210,14 @@ def legend(thresholds: aggregate.Thresholds) -> list[str]:
         "- `RESTARTED`: the server's MainPID or restart count changed during a repetition.",
         "- `FAILED`: at least one repetition failed (listed below); it is not in the numbers.",
         "- requests/server CPU-s: requests answered per CPU-second the server process used "
-        "during the measured run (systemd's accounting on the server host).",
+        "during the measured run (the server's INFO cpu, read by the load host just before "
+        "and after its run; in older runs, systemd's accounting on the server host).",
         "- client CPU: redis-benchmark's CPU time over its budget (median over repetitions).",
         "- load CPU busy: how busy the load host's CPUs were during the measured run, from "
         "/proc/stat: the client, the kernel's network work, and anything else on those CPUs "
         "(on a shared machine such as the built-in lab, other tenants' work counts too).",
+        "- A failed sample names its kind:",
+        *(f"  - `{kind}`: {meaning}." for kind, meaning in FAILURE_KINDS.items()),
     ]
 
 
@@ -295,22 +302,20 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
 
 def report(path, thresholds=None, with_plots=True) -> tuple[Collected, str]:
     """Collect the run in ``path``, write its outputs there; returns what to print."""
-    path = Path(path)
     thresholds = thresholds or aggregate.Thresholds()
     collected = Collected(load_run(path), thresholds)
-    written = []
-    plot_names: list[str] = []
+    images: dict[str, bytes] = {}
     if with_plots:
         from collect import plots  # matplotlib is only needed when plots are asked for
 
-        plot_names = plots.report_plots(collected, path)
-        written += [path / name for name in plot_names]
-    outputs = {
-        "run.json": dump_json(run_json(collected)),
-        "summary.csv": summary_csv(collected),
-        "report.md": markdown_report(collected, plot_names),
-    }
-    for name, text in outputs.items():
-        (path / name).write_text(text)
-        written.append(path / name)
+        images = plots.report_plots(collected)
+    written = outputs.write_all(
+        collected.run.path,
+        {
+            **images,
+            "run.json": dump_json(run_json(collected)),
+            "summary.csv": summary_csv(collected),
+            "report.md": markdown_report(collected, list(images)),
+        },
+    )
     return collected, terminal_report(collected, written)

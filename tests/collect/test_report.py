@@ -287,12 +287,10 @@ def test_time_outside_measured_runs_and_load_cpu_are_reported(run_copy):
     assert 0 < outside["min_s"] <= outside["median_s"] <= outside["max_s"]
     assert outside["total_s"] < outside["cells_total_s"]
     for sample in collected.run.samples:
-        timing = sample["timing"]
-        assert timing["cell_s"] == pytest.approx(
-            timing["measured_s"] + timing["outside_s"], abs=0.01
-        )
-        assert 0 < sample["load_hosts"]["load1"]["load_cpu_busy"] <= 1
-        assert sample["load_hosts"]["load1"]["load_cpus"] == [1]
+        timing = sample.timing
+        assert timing.cell_s == pytest.approx(timing.measured_s + timing.outside_s, abs=0.01)
+        assert 0 < sample.load_hosts["load1"].load_cpu_busy <= 1
+        assert sample.load_hosts["load1"].load_cpus == [1]
     for cell in collected.cells:
         assert 0 < cell["load_cpu_busy"] <= 1
     markdown = (path / "report.md").read_text()
@@ -303,20 +301,16 @@ def test_time_outside_measured_runs_and_load_cpu_are_reported(run_copy):
 def test_two_load_hosts_are_summed_and_each_hosts_latency_kept(run_copy):
     path = run_copy("two-loads")
     collected, _ = report.report(path, with_plots=False)
-    sample = next(
-        s for s in collected.run.samples if s["id"] == "asyncio-protocol@cpython3.11/get#1"
-    )
-    hosts = sample["tests"]["GET"]["hosts"]
+    sample = next(s for s in collected.run.samples if s.id == "asyncio-protocol@cpython3.11/get#1")
+    hosts = sample.tests["GET"].hosts
     assert set(hosts) == {"load1", "load2"}
-    assert sample["tests"]["GET"]["rps"] == pytest.approx(
-        hosts["load1"]["rps"] + hosts["load2"]["rps"]
-    )
+    assert sample.tests["GET"].rps == pytest.approx(hosts["load1"]["rps"] + hosts["load2"]["rps"])
     assert hosts["load1"]["p99_latency_ms"] == 4.303 and hosts["load2"]["p99_latency_ms"] == 4.271
     cell = next(c for c in collected.cells if c["implementation"] == "asyncio-protocol")
     assert cell["p99_latency_ms"] == 4.303  # the worse of the two hosts
     # This run's hosts started 0.5 s apart for runs of 0.06 s: never at once. The sum is
     # kept, and flagged, not passed off as the server's rate.
-    assert sample["load_overlap"] == 0.0
+    assert sample.load_overlap == 0.0
     assert "NOT-CONCURRENT" in cell["flags"]
     assert "`NOT-CONCURRENT`" in (path / "report.md").read_text()
     assert "from load1, load2 at once" in (path / "report.md").read_text()
@@ -325,7 +319,7 @@ def test_two_load_hosts_are_summed_and_each_hosts_latency_kept(run_copy):
 def test_several_server_hosts_get_a_table_each(run_copy):
     path = run_copy("two-servers")
     collected, text = report.report(path, with_plots=False)
-    assert {s["server_host"] for s in collected.run.samples} == {"server1", "server2"}
+    assert {s.server_host for s in collected.run.samples} == {"server1", "server2"}
     assert collected.counts() == {"ok": 8, "failed": 0, "skipped": 0}
     for host, load in (("server1", "load1"), ("server2", "load2")):
         cells = [c for c in collected.cells if c["server_host"] == host]

@@ -1,0 +1,343 @@
+"""The one typed model of what wirebench measures: a workload, a cell and a sample.
+
+A *cell* is one repetition of one implementation on one interpreter under one workload; its
+id (``<impl>@<interp>/<workload>#<rep>``) and the name of its raw folder
+(``<impl>@<interp>_<workload>_<rep>``) are computed here and nowhere else. A *sample* is what
+the reader (collect/reader.py) made of a cell's raw folder: its status, decided once, and its
+numbers. Every class validates on construction, so a sample that exists is a coherent one: an
+``ok`` sample always has rates, a ``failed`` one always a known kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# One component of a cell's name: what a folder name and a systemd instance name can hold.
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+CELL_ID = re.compile(r"^(?P<impl>[^@/#]+)@(?P<interp>[^@/#]+)/(?P<workload>[^@/#]+)#(?P<rep>\d+)$")
+
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+STATUSES = (OK, FAILED, SKIPPED)
+
+# Why a sample failed, each in the words the report's "How to read this" uses. The first ones
+# are seen by the run and recorded in sample.json; the reader decides the others from the raw
+# files (collect/reader.py has the order).
+FAILURE_KINDS = {
+    "unit_failed": "the server's systemd unit would not start; the last lines of its journal "
+    "(journal.txt in the cell's raw folder) are shown with it",
+    "no_answer": "the unit started but the server's port never answered",
+    "verify_failed": "the server answered wrongly before the measured run: a SET/GET round trip "
+    "did not return the stored value, or DBSIZE did not answer",
+    "load_host_lost": "a load host stopped answering; the run stopped there and a resumed run "
+    "(wirebench_resume) measures the cell again",
+    "server_crashed": "the server died during the cell: it closed the load host's watch "
+    "connection, or its MainPID changed, its restart count rose, or its unit was not active "
+    "at the end",
+    "timeout": "redis-benchmark ran past wirebench_benchmark_timeout",
+    "benchmark_error": "redis-benchmark exited with an error, printed no usable table, or "
+    "left a test without a rate",
+    "unreadable": "a raw file of the cell could not be trusted (missing its fields, of the "
+    "wrong shape, not a regular file, too large, or outside the run folder); the reason names "
+    "the file and the field",
+    "unreachable": "(runs recorded before the kinds above) the server's port never answered "
+    "or a load host stopped answering",
+}
+# Kinds a run may record in sample.json; the others are the reader's own verdicts.
+RECORDED_FAILURES = (
+    "unit_failed",
+    "no_answer",
+    "verify_failed",
+    "load_host_lost",
+    "server_crashed",
+    "timeout",
+    "benchmark_error",
+    "unreachable",
+)
+# A cell that failed this way was never measured: a resumed run measures it again.
+MEASURE_AGAIN = ("load_host_lost", "unreachable", "unreadable")
+
+
+class ModelError(ValueError):
+    """A value that does not fit the model (names the field and what it holds)."""
+
+
+def check_name(what: str, value) -> str:
+    if not isinstance(value, str) or not NAME.match(value):
+        raise ModelError(f"{what} {value!r} must be letters, digits, '.', '_' or '-'")
+    return value
+
+
+@dataclass(frozen=True)
+class Cell:
+    implementation: str
+    interpreter: str  # "native" for redis-server
+    workload: str
+    repetition: int
+
+    def __post_init__(self):
+        check_name("implementation", self.implementation)
+        check_name("interpreter", self.interpreter)
+        check_name("workload", self.workload)
+        if isinstance(self.repetition, bool) or not isinstance(self.repetition, int):
+            raise ModelError(f"repetition {self.repetition!r} must be an integer")
+        if self.repetition < 1:
+            raise ModelError(f"repetition {self.repetition} must be at least 1")
+
+    @property
+    def id(self) -> str:
+        return f"{self.implementation}@{self.interpreter}/{self.workload}#{self.repetition}"
+
+    @property
+    def dir(self) -> str:
+        """The cell's raw folder name: its id with '/' and '#' made '_' (one path component)."""
+        return f"{self.implementation}@{self.interpreter}_{self.workload}_{self.repetition}"
+
+    def with_repetition(self, repetition: int) -> Cell:
+        return Cell(self.implementation, self.interpreter, self.workload, repetition)
+
+    @classmethod
+    def from_id(cls, text) -> Cell:
+        found = CELL_ID.match(text) if isinstance(text, str) else None
+        if not found:
+            raise ModelError(f"cell id {text!r} is not <impl>@<interpreter>/<workload>#<rep>")
+        return cls(found["impl"], found["interp"], found["workload"], int(found["rep"]))
+
+    @classmethod
+    def from_dir(cls, name: str) -> Cell:
+        """The cell a raw folder is named after. A name holding more '_' than the three
+        separators is read with the first '_' after '@' ending the interpreter."""
+        head, _, repetition = name.rpartition("_")
+        combination, _, workload = head.partition("_")
+        implementation, at, interpreter = combination.partition("@")
+        if not at or not repetition.isdigit():
+            raise ModelError(f"folder {name!r} is not named <impl>@<interpreter>_<workload>_<rep>")
+        return cls(implementation, interpreter, workload, int(repetition))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One workload of the matrix as run-meta.json records it (presets/*.yml)."""
+
+    name: str
+    tests: str  # redis-benchmark's -t, e.g. "get" or "set,get"; "" for its whole suite
+    clients: int | None = None
+    pipeline: int | None = None
+    data_size: int | None = None
+    keyspace: int | None = None
+    requests: int | None = None
+    seconds: int | None = None
+    threads: int | None = None
+    preload: bool = False
+
+    COUNTS = ("clients", "pipeline", "data_size", "keyspace", "requests", "seconds", "threads")
+
+    def __post_init__(self):
+        check_name("workload name", self.name)
+        if not isinstance(self.tests, str):
+            raise ModelError(f"workload {self.name}: tests must be text, e.g. 'get'")
+        for name in self.COUNTS:
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                raise ModelError(f"workload {self.name}: {name} must be a positive integer")
+        if not isinstance(self.preload, bool):
+            raise ModelError(f"workload {self.name}: preload must be true or false")
+
+    @property
+    def test_names(self) -> list[str]:
+        return [name for name in self.tests.lower().replace(" ", "").split(",") if name]
+
+    @classmethod
+    def from_dict(cls, data) -> Workload:
+        """A workload from its definition; fields this collect does not know are left out."""
+        if not isinstance(data, dict):
+            raise ModelError(f"a workload must be an object, not {type(data).__name__}")
+        tests = data.get("tests") or ""
+        if isinstance(tests, list):  # YAML lets a preset list them
+            tests = ",".join(str(test) for test in tests)
+        known = {name: data[name] for name in cls.COUNTS if data.get(name) is not None}
+        return cls(
+            name=data.get("name"),
+            tests=tests,
+            preload=data.get("preload", False),
+            **known,
+        )
+
+
+@dataclass(frozen=True)
+class LoadHostRun:
+    """One load host's measured run of a cell, from its raw files."""
+
+    argv: list | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    elapsed_s: float | None = None
+    client_cpu_s: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    start_at: float | None = None
+    start_lag_s: float | None = None
+    threads: int = 1
+    load_cpus: list | None = None
+    load_cpu_busy: float | None = None
+    server_cpu_s: float | None = None  # the server's CPU seconds over this host's run
+    server_closed: bool = False  # the server closed this host's watch connection: it died
+    stderr_tail: str | None = None
+    warnings: list[str] = field(default_factory=list)  # non-table lines in its stdout
+
+    @property
+    def client_cpu_share(self) -> float | None:
+        """The client's CPU seconds over what it could have used: elapsed × its CPUs.
+
+        redis-benchmark with N threads can use at most N CPUs, and no more than the load
+        host lets it have (its CPU affinity, when known).
+        """
+        if not self.elapsed_s or self.client_cpu_s is None:
+            return None
+        budget = max(1, self.threads)
+        if self.load_cpus:
+            budget = min(budget, len(self.load_cpus))
+        return self.client_cpu_s / (self.elapsed_s * budget)
+
+    def to_json(self) -> dict:
+        return {
+            "argv": self.argv,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "elapsed_s": self.elapsed_s,
+            "client_cpu_s": self.client_cpu_s,
+            "client_cpu_share": self.client_cpu_share,
+            "started": self.started,
+            "ended": self.ended,
+            "start_at": self.start_at,
+            "start_lag_s": self.start_lag_s,
+            "threads": self.threads,
+            "load_cpus": self.load_cpus,
+            "load_cpu_busy": self.load_cpu_busy,
+            "server_cpu_s": self.server_cpu_s,
+            "server_closed": self.server_closed,
+            "stderr_tail": self.stderr_tail,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One redis-benchmark test of a sample: the summed rate and each load host's row."""
+
+    rps: float
+    hosts: dict[str, dict[str, float]]  # load host -> its row's finite metrics
+
+    def to_json(self) -> dict:
+        return {"rps": self.rps, "hosts": self.hosts}
+
+
+@dataclass(frozen=True)
+class ServerCounters:
+    cpu_s: float | None = None  # the server's CPU seconds in the measured run
+    main_pid_before: int | None = None
+    main_pid_after: int | None = None
+    n_restarts_before: int | None = None
+    n_restarts_after: int | None = None
+    max_rss_kib: int | None = None
+    restarted: bool = False
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds a cell took on the controller, and how much of it was not measurement."""
+
+    cell_s: float
+    measured_s: float
+    outside_s: float
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Sample:
+    cell: Cell
+    status: str
+    failure: str | None = None
+    reason: str | None = None
+    server_host: str | None = None
+    path: str | None = None  # the cell's raw folder, relative to the run folder
+    requests: int | None = None
+    warmup_rps: float | None = None
+    verified: dict | None = None
+    server: ServerCounters | None = None
+    load_hosts: dict[str, LoadHostRun] = field(default_factory=dict)
+    tests: dict[str, TestResult] = field(default_factory=dict)
+    timing: Timing | None = None
+    load_overlap: float | None = None  # several load hosts: share of their span run at once
+    journal_tail: list[str] = field(default_factory=list)  # unit_failed: its journal's end
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ModelError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.status == FAILED and self.failure not in FAILURE_KINDS:
+            raise ModelError(f"failure {self.failure!r} is not a known kind")
+        if self.status != FAILED and self.failure is not None:
+            raise ModelError(f"a sample {self.status} has no failure ({self.failure!r})")
+        if self.status == OK and not self.rps:
+            raise ModelError(f"{self.id}: a sample with no rates is never ok")
+
+    @property
+    def id(self) -> str:
+        return self.cell.id
+
+    @property
+    def implementation(self) -> str:
+        return self.cell.implementation
+
+    @property
+    def interpreter(self) -> str:
+        return self.cell.interpreter
+
+    @property
+    def workload(self) -> str:
+        return self.cell.workload
+
+    @property
+    def repetition(self) -> int:
+        return self.cell.repetition
+
+    @property
+    def rps(self) -> dict[str, float]:
+        """Requests/s per test, summed over load hosts (positive rates only)."""
+        return {name: test.rps for name, test in self.tests.items() if test.rps > 0}
+
+    def to_json(self) -> dict:
+        """The sample as run.json keeps it (format wirebench/1)."""
+        document = {
+            "id": self.id,
+            "implementation": self.implementation,
+            "interpreter": self.interpreter,
+            "workload": self.workload,
+            "repetition": self.repetition,
+            "server_host": self.server_host,
+            "path": self.path,
+            "status": self.status,
+            "failure": self.failure,
+            "reason": self.reason,
+        }
+        if self.status == SKIPPED:
+            return document
+        return {
+            **document,
+            "requests": self.requests,
+            "warmup_rps": self.warmup_rps,
+            "verified": self.verified,
+            "server": self.server.to_json() if self.server else None,
+            "load_hosts": {name: run.to_json() for name, run in self.load_hosts.items()},
+            "tests": {name: test.to_json() for name, test in self.tests.items()},
+            "timing": self.timing.to_json() if self.timing else None,
+            "load_overlap": self.load_overlap,
+            "journal_tail": self.journal_tail,
+        }
