@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 # One component of a cell's name: what a folder name and a systemd instance name can hold.
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# An interpreter's name has no '_': the first '_' after '@' in a folder name ends it, so no
+# two cells share a folder (a workload's name may hold '_': the last one ends it).
+INTERPRETER_NAME = re.compile(r"^[A-Za-z0-9.-]+$")
 CELL_ID = re.compile(r"^(?P<impl>[^@/#]+)@(?P<interp>[^@/#]+)/(?P<workload>[^@/#]+)#(?P<rep>\d+)$")
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -62,9 +65,11 @@ class ModelError(ValueError):
     """A value that does not fit the model (names the field and what it holds)."""
 
 
-def check_name(what: str, value) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
-        raise ModelError(f"{what} {value!r} must be letters, digits, '.', '_' or '-'")
+def check_name(what: str, value, pattern=NAME) -> str:
+    """``value`` if it is a name of this kind; ModelError saying what it may hold otherwise."""
+    if not isinstance(value, str) or not pattern.match(value):
+        allowed = "'.', '_' or '-'" if pattern is NAME else "'.' or '-'"
+        raise ModelError(f"{what} {value!r} may only hold letters, digits, {allowed}")
     return value
 
 
@@ -77,7 +82,7 @@ class Cell:
 
     def __post_init__(self):
         check_name("implementation", self.implementation)
-        check_name("interpreter", self.interpreter)
+        check_name("interpreter", self.interpreter, INTERPRETER_NAME)
         check_name("workload", self.workload)
         if isinstance(self.repetition, bool) or not isinstance(self.repetition, int):
             raise ModelError(f"repetition {self.repetition!r} must be an integer")
@@ -105,11 +110,10 @@ class Cell:
 
     @classmethod
     def from_dir(cls, name: str) -> Cell:
-        """The cell a raw folder is named after. A name holding more '_' than the three
-        separators is read with the first '_' after '@' ending the interpreter."""
-        head, _, repetition = name.rpartition("_")
-        combination, _, workload = head.partition("_")
-        implementation, at, interpreter = combination.partition("@")
+        """The cell a raw folder is named after (the inverse of ``dir``)."""
+        implementation, at, rest = name.partition("@")
+        interpreter, _, rest = rest.partition("_")
+        workload, _, repetition = rest.rpartition("_")
         if not at or not repetition.isdigit():
             raise ModelError(f"folder {name!r} is not named <impl>@<interpreter>_<workload>_<rep>")
         return cls(implementation, interpreter, workload, int(repetition))

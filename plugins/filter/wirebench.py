@@ -1,14 +1,30 @@
-"""Filters that decide what wirebench provisions: the matrix check and the server units.
+"""Filters that decide what wirebench provisions and runs: the matrix check, the server
+units, the cells and their order, and what the run learns from a cell's raw folder between
+cells (progress line, adaptive repetitions, resume) through collect's one reader.
 
 Logic lives here (tested by tests/plugins/test_wirebench_filters.py); YAML only calls it.
 """
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import re
+from pathlib import Path
+
+# The controller's venv has the project installed (pyproject.toml): the cell model and the
+# reader are the ones collect uses, so the run and the report never disagree about a cell.
+from collect.model import (
+    FAILED,
+    INTERPRETER_NAME,
+    MEASURE_AGAIN,
+    OK,
+    SKIPPED,
+    Cell,
+    ModelError,
+    Sample,
+    check_name,
+)
+from collect.reader import NoRecord, read_cell
+from collect.stats import relative_half_width
 
 try:
     import tomllib
@@ -18,7 +34,6 @@ except ImportError:  # pragma: no cover - the controller runs Python >= 3.11
 NATIVE = "redis"
 PROVIDERS = ("system", "apt", "uv")
 UNIT_TEMPLATE = "wirebench-server@"
-INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 WORKLOAD_FIELDS = {
     "name", "tests", "clients", "pipeline", "data_size", "keyspace", "requests", "seconds",
     "threads", "preload",
@@ -43,8 +58,10 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
         if name in seen:
             problems.append(f"interpreter {name!r} is listed twice")
         seen.add(name)
-        if not INSTANCE_NAME.match(str(name)):
-            problems.append(f"interpreter name {name!r} may only hold letters, digits, . _ -")
+        try:
+            check_name("interpreter name", name, INTERPRETER_NAME)
+        except ModelError as exc:
+            problems.append(str(exc))
         provider = interpreter.get("provider")
         if provider not in PROVIDERS:
             problems.append(
@@ -68,6 +85,10 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
         if name in names:
             problems.append(f"workload {name!r} is listed twice")
         names.add(name)
+        try:
+            check_name("workload name", name)  # it is part of every cell's folder name
+        except ModelError as exc:
+            problems.append(str(exc))
         unknown = sorted(set(workload) - WORKLOAD_FIELDS)
         if unknown:
             problems.append(
@@ -130,13 +151,26 @@ def server_units(implementations, interpreters, listings, base_port):
     return {"units": units, "skipped": skipped}
 
 
+def identity(cell: Cell) -> dict:
+    """What a cell dict of the run carries of the model: its names, id and folder."""
+    return {
+        "id": cell.id,
+        "dir": cell.dir,
+        "implementation": cell.implementation,
+        "interpreter": cell.interpreter,
+        "workload": cell.workload,
+        "repetition": cell.repetition,
+    }
+
+
 def cells(implementations, interpreters, workloads, repetitions, plan, redis_port):
     """Every cell of a run, in the order to measure them.
 
     Repetition r of every combination comes before repetition r + 1, and each round starts
     one combination further on, so the repetitions of a cell are spread over the run and no
     cell always runs first or last. A combination the server host cannot run becomes one
-    cell per workload with status ``skipped`` and its reason.
+    cell per workload with status ``skipped`` and its reason. Each cell's ``id`` and ``dir``
+    (its raw folder's name) come from collect's cell model.
     """
     combinations = []
     skipped = []
@@ -165,13 +199,10 @@ def cells(implementations, interpreters, workloads, repetitions, plan, redis_por
         for (implementation, interpreter, unit, port), workload in (
             round_cells[shift:] + round_cells[:shift]
         ):
+            cell = Cell(implementation, interpreter, workload["name"], repetition)
             ordered.append(
                 {
-                    "id": f"{implementation}@{interpreter}/{workload['name']}#{repetition}",
-                    "implementation": implementation,
-                    "interpreter": interpreter,
-                    "workload": workload["name"],
-                    "repetition": repetition,
+                    **identity(cell),
                     "unit": unit,
                     "port": port,
                     "status": "pending",
@@ -181,11 +212,7 @@ def cells(implementations, interpreters, workloads, repetitions, plan, redis_por
         for workload in workloads:
             ordered.append(
                 {
-                    "id": f"{implementation}@{interpreter}/{workload['name']}#1",
-                    "implementation": implementation,
-                    "interpreter": interpreter,
-                    "workload": workload["name"],
-                    "repetition": 1,
+                    **identity(Cell(implementation, interpreter, workload["name"], 1)),
                     "status": "skipped",
                     "reason": reason,
                 }
@@ -343,34 +370,48 @@ def failed_sample(cell, failure, reason):
     }
 
 
-def progress(sample, index, total):
-    """The line a user sees as each cell completes."""
+def progress(cell, index, total):
+    """The line a user sees as each cell completes, e.g.
+    ``cell 7/40: uvloop-protocol@cpython3.11/get-p16 #2: GET 312,345 requests/s``.
+
+    ``cell``: the cell's raw folder on the controller (or a Sample the reader made of it).
+    """
+    try:
+        sample = cell if isinstance(cell, Sample) else read_cell(cell)
+    except (NoRecord, ModelError) as exc:
+        return f"cell {index}/{total}: {exc}"
     head = (
-        f"cell {index}/{total}: {sample['implementation']}@{sample['interpreter']}"
-        f"/{sample['workload']} #{sample['repetition']}"
+        f"cell {index}/{total}: {sample.implementation}@{sample.interpreter}"
+        f"/{sample.workload} #{sample.repetition}"
     )
-    if sample["status"] != "ok":
-        return f"{head}: FAILED {sample.get('failure')}: {sample.get('reason')}"
-    rates = ", ".join(f"{test} {rate:,.0f} requests/s" for test, rate in sample["rps"].items())
-    return f"{head}: {rates or 'no rate'}"
+    if sample.status == SKIPPED:
+        return f"{head}: skipped: {sample.reason}"
+    if sample.status == FAILED:
+        line = f"{head}: FAILED {sample.failure}: {sample.reason}"
+        if sample.journal_tail:
+            line += f" (journal: {sample.journal_tail[-1].strip()})"
+        return line
+    rates = ", ".join(f"{test} {rate:,.0f} requests/s" for test, rate in sample.rps.items())
+    return f"{head}: {rates}"
 
 
 def sample_ids(paths):
-    """The cell ids of the sample.json files at these paths (on the controller): the cells a
-    resumed run does not measure again.
+    """The cell ids a resumed run does not measure again, from the cells' raw folders on the
+    controller (``paths``: each a cell folder or its sample.json).
 
-    A file that cannot be read or parsed counts as no sample, and so does a cell that failed
-    ``unreachable`` (a host went away before it was measured): those cells are measured again.
+    A folder without a usable sample.json counts as no sample, and so does a cell that was
+    never measured because a load host went away (``load_host_lost``, or ``unreachable`` in
+    older runs): those cells are measured again. Any other failure is a result, and stays.
     """
     ids = []
     for path in paths:
+        folder = Path(path).parent if Path(path).name == "sample.json" else Path(path)
         try:
-            with open(path) as handle:
-                found = json.load(handle)
-            if found.get("failure") != "unreachable":
-                ids.append(found["id"])
-        except (OSError, ValueError, KeyError, AttributeError):
+            sample = read_cell(folder)
+        except (NoRecord, ModelError):
             continue
+        if sample.failure not in MEASURE_AGAIN:
+            ids.append(sample.id)
     return ids
 
 
@@ -378,25 +419,24 @@ def repetitions_verdict(cell, raw, adaptive):
     """Adaptive repetitions: {"needed": bool, "reason": str} for this repetition of a cell.
 
     ``adaptive``: {"target": relative half-width of the median's 95% confidence interval,
-    e.g. 0.03, "min_repetitions": N}. Off (always needed) when empty. The repetitions
-    measured so far are read from the samples in ``raw``, the server host's raw folder on the
-    controller (raw_dir()), so each server host decides for its own cells.
+    e.g. 0.03, "min_repetitions": N}. Off (always needed) when empty. The cell's earlier
+    repetitions are read by collect's reader from ``raw``, the server host's raw folder on
+    the controller (raw_dir()), so each server host decides for its own cells.
     """
     if not adaptive or cell["repetition"] <= int(adaptive.get("min_repetitions", 6)):
         return {"needed": True, "reason": "fixed repetitions"}
-    from collect.stats import relative_half_width
-
-    pattern = f"{cell['implementation']}@{cell['interpreter']}_{cell['workload']}_*"
+    this = Cell(cell["implementation"], cell["interpreter"], cell["workload"], cell["repetition"])
     rates = {}
-    for path in glob.glob(os.path.join(raw, pattern, "sample.json")):
-        try:
-            with open(path) as handle:
-                measured = json.load(handle)
-        except (OSError, ValueError):
+    for repetition in range(1, this.repetition):
+        folder = Path(raw) / this.with_repetition(repetition).dir
+        if not folder.is_dir():
             continue
-        same_cell = measured.get("id", "").rsplit("#", 1)[0] == cell["id"].rsplit("#", 1)[0]
-        if same_cell and measured.get("status") == "ok":
-            for test, rate in measured["rps"].items():
+        try:
+            earlier = read_cell(folder)
+        except NoRecord:
+            continue
+        if earlier.status == OK:
+            for test, rate in earlier.rps.items():
                 rates.setdefault(test, []).append(rate)
     target = float(adaptive["target"])
     widths = {test: relative_half_width(values) for test, values in rates.items()}

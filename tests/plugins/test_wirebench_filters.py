@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from wirebench import matrix_problems, project_pins, server_units
+
+from tests.collect.cellfolder import write_cell
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = ["gevent", "asyncio", "uvloop", "asyncio-protocol"]
@@ -32,6 +33,9 @@ def test_a_good_matrix_has_no_problems():
         (["redis"], [{"name": "py", "provider": "apt", "executable": "/x"}], WORKLOADS, "needs a package"),
         (["redis"], [INTERPRETERS[0], INTERPRETERS[0]], WORKLOADS, "listed twice"),
         (["redis"], [{"name": "a b", "provider": "system", "executable": "/x"}], WORKLOADS, "may only hold"),
+        # '_' ends the interpreter in a cell's folder name: two cells could share one.
+        (["redis"], [{"name": "py_3", "provider": "system", "executable": "/x"}], WORKLOADS, "interpreter name 'py_3' may only hold letters, digits, '.' or '-'"),
+        (["redis"], INTERPRETERS, [{"name": "../w", "tests": "get", "requests": 1}], "workload name '../w' may only hold"),
         (["redis"], INTERPRETERS, [{"name": "w", "tests": "get"}], "exactly one of requests or seconds"),
         (["redis"], INTERPRETERS, [{"name": "w", "tests": "get", "requests": 5, "seconds": 5}], "exactly one"),
         (["redis"], INTERPRETERS, [{"name": "w", "requests": 5}], "needs tests"),
@@ -131,6 +135,7 @@ def test_cells_cover_the_matrix_with_interleaved_repetitions():
     assert len(pending) == 4 * 2 * 3  # redis + 3 installed units, 2 workloads, 3 repetitions
     assert len({cell["id"] for cell in ordered}) == len(ordered)
     assert pending[0]["id"] == "redis@native/get#1"
+    assert pending[0]["dir"] == "redis@native_get_1"  # the cell's raw folder, from the model
     assert pending[0]["unit"] == "wirebench-redis.service" and pending[0]["port"] == 6379
     # Every repetition 1 comes before any repetition 2, and each round starts elsewhere.
     repetitions = [cell["repetition"] for cell in pending]
@@ -145,6 +150,7 @@ def test_unsupported_combinations_are_skipped_cells_with_their_reason():
     ordered = cells(["uvloop"], INTERPRETERS, TWO_WORKLOADS, 2, PLAN, 6379)
     skipped = [cell for cell in ordered if cell["status"] == "skipped"]
     assert [cell["id"] for cell in skipped] == ["uvloop@pypy3/get#1", "uvloop@pypy3/get-p16#1"]
+    assert [cell["dir"] for cell in skipped] == ["uvloop@pypy3_get_1", "uvloop@pypy3_get-p16_1"]
     assert skipped[0]["reason"] == "uvloop does not support pypy"
 
 
@@ -162,36 +168,38 @@ def test_resume_measures_only_the_missing_cells():
 def test_sample_ids_skip_unreadable_files(tmp_path):
     from wirebench import sample_ids
 
-    (tmp_path / "a.json").write_text('{"id": "redis@native/get#1", "status": "ok"}')
-    (tmp_path / "b.json").write_text('{"id": ')  # a sample cut off by a crash
-    assert sample_ids(
-        [str(tmp_path / "a.json"), str(tmp_path / "b.json"), str(tmp_path / "none")]
-    ) == ["redis@native/get#1"]
+    done = write_cell(tmp_path, "redis@native/get#1", {"GET": 50000.0})
+    cut = write_cell(tmp_path, "redis@native/get#2", {"GET": 50000.0})
+    text = (cut / "sample.json").read_text()
+    (cut / "sample.json").write_text(text[:40])  # a sample cut off by a crash
+    found = sample_ids(
+        [str(done / "sample.json"), str(cut / "sample.json"), str(tmp_path / "none")]
+    )
+    assert found == ["redis@native/get#1"]
+    assert sample_ids([str(done)]) == ["redis@native/get#1"]  # a cell folder does as well
 
 
 def test_a_cell_lost_with_its_load_host_is_measured_again(tmp_path):
     from wirebench import sample_ids
 
-    lost = {"id": "asyncio@cpython3.11/get#1", "status": "failed", "failure": "unreachable"}
-    crashed = {"id": "redis@native/get#1", "status": "failed", "failure": "server_crashed"}
-    (tmp_path / "lost.json").write_text(json.dumps(lost))
-    (tmp_path / "crashed.json").write_text(json.dumps(crashed))
-    assert sample_ids([str(tmp_path / "lost.json"), str(tmp_path / "crashed.json")]) == [
-        "redis@native/get#1"
+    def failed(cell_id, failure):
+        record = {"failure": failure, "reason": "it went wrong"}
+        return str(write_cell(tmp_path, cell_id, record=record, load_hosts=()))
+
+    paths = [
+        failed("asyncio@cpython3.11/get#1", "load_host_lost"),
+        failed("asyncio@cpython3.11/get#2", "unreachable"),  # older runs' word for it
+        failed("redis@native/get#1", "server_crashed"),
+        failed("redis@native/get#2", "no_answer"),
+        failed("redis@native/get#3", "unit_failed"),
     ]
+    assert sample_ids(paths) == ["redis@native/get#1", "redis@native/get#2", "redis@native/get#3"]
 
 
 def write_samples(raw, rates, workload="get"):
     """Samples of asyncio@cpython3.11/<workload> in a server host's raw folder."""
     for repetition, rate in enumerate(rates, 1):
-        folder = raw / f"asyncio@cpython3.11_{workload}_{repetition}"
-        folder.mkdir(parents=True)
-        sample = {
-            "id": f"asyncio@cpython3.11/{workload}#{repetition}",
-            "status": "ok",
-            "rps": {"GET": rate},
-        }
-        (folder / "sample.json").write_text(json.dumps(sample))
+        write_cell(raw, f"asyncio@cpython3.11/{workload}#{repetition}", {"GET": rate})
 
 
 def cell_at(repetition, workload="get"):
@@ -219,6 +227,63 @@ def test_adaptive_repetitions_go_on_while_the_spread_is_wide(tmp_path):
     assert repetitions_verdict(
         cell_at(7), str(tmp_path / "raw"), {"target": 0.03, "min_repetitions": 6}
     )["needed"]
+
+
+def test_adaptive_repetitions_count_only_the_earlier_ok_samples(tmp_path):
+    from wirebench import repetitions_verdict
+
+    write_samples(tmp_path, [100, 101, 99, 100, 102, 98, 100])
+    # Repetition 3's record looks fine, but its server died mid-run: the reader says so.
+    (tmp_path / "asyncio@cpython3.11_get_3" / "load1" / "result.json").write_text(
+        '{"exit_code": 0, "timed_out": false, "server_closed": true}'
+    )
+    verdict = repetitions_verdict(cell_at(8), str(tmp_path), {"target": 0.03, "min_repetitions": 6})
+    assert verdict["needed"] is False
+    assert "after 6 repetitions" in verdict["reason"]
+
+
+def test_progress_line_is_read_from_the_cells_raw_folder(tmp_path):
+    from wirebench import progress
+
+    from collect.reader import read_cell
+
+    ok = write_cell(
+        tmp_path, "uvloop-protocol@cpython3.11/get-p16#2", {"GET": 312345.4}, ("load1", "load2")
+    )
+    line = "cell 7/40: uvloop-protocol@cpython3.11/get-p16 #2: GET 312,345 requests/s"
+    assert progress(str(ok), 7, 40) == line
+    assert progress(read_cell(ok), 7, 40) == line  # a Sample already read does as well
+    crashed = write_cell(
+        tmp_path,
+        "asyncio@cpython3.11/get#1",
+        {"GET": 1000.0},
+        after={"main_pid": 0, "active_state": "failed", "result": "signal"},
+    )
+    assert progress(str(crashed), 1, 3) == (
+        "cell 1/3: asyncio@cpython3.11/get #1: FAILED server_crashed: "
+        "wirebench-server@asyncio:cpython3.11.service: MainPID 42 -> 0, state failed (signal), "
+        "restarts 0 -> 0"
+    )
+    unit = write_cell(
+        tmp_path,
+        "gevent@pypy3/get#1",
+        record={"failure": "unit_failed", "reason": "Unable to start service"},
+        load_hosts=(),
+    )
+    (unit / "journal.txt").write_text(
+        "Started wirebench-server@gevent:pypy3.service\n"
+        "wirebench-server@gevent:pypy3.service: Main process exited, code=exited, status=219/CGROUP\n"
+    )
+    assert progress(str(unit), 2, 3) == (
+        "cell 2/3: gevent@pypy3/get #1: FAILED unit_failed: Unable to start service "
+        "(journal: wirebench-server@gevent:pypy3.service: Main process exited, code=exited, "
+        "status=219/CGROUP)"
+    )
+    in_flight = tmp_path / "redis@native_get_1" / "load1"
+    in_flight.mkdir(parents=True)
+    assert progress(str(in_flight.parent), 3, 3) == (
+        "cell 3/3: redis@native_get_1: raw files without a sample.json"
+    )
 
 
 def measured_on(rate, busy):
