@@ -182,7 +182,9 @@ def cell_folders(raw: Path, problems: list[str]):
                 else:
                     problems.append(f"raw/{name}/{inner}: not a cell folder; not read")
         else:
-            what = {"link": "a symbolic link", "file": "a file"}.get(kind, "not a folder")
+            what = {"link": "a symbolic link", "file": "a file"}.get(
+                kind, "a FIFO, socket or device"
+            )
             problems.append(f"raw/{name}: {what}, not a cell folder; not read")
 
 
