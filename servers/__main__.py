@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from servers import registry, runtime
+from servers import hiredis_parser, registry, runtime
 from servers.commands import ServerState
 
 EXIT_USAGE = 2
@@ -33,6 +33,7 @@ def list_implementations(as_json: bool) -> None:
                 "interpreters": list(impl.interpreters),
                 "packages": list(impl.packages),
                 "description": impl.description,
+                "parser": impl.parser,
                 "runs_here": reason is None,
                 "reason": reason,
             }
@@ -44,8 +45,9 @@ def list_implementations(as_json: bool) -> None:
         print(f"{row['name']}\tinterpreters={','.join(row['interpreters'])}\t{row['description']}")
 
 
-# Packages whose version changes what a server measures: the implementations' own, and
-# what they pull in (gevent's greenlet) or use when present (hiredis).
+# Packages whose version changes what a server measures besides the implementations' own
+# (registry packages): what gevent pulls in (greenlet), and the request parser every
+# implementation asking for it uses wherever it is installed (hiredis, servers.hiredis_parser).
 RELEVANT_PACKAGES = ("greenlet", "hiredis")
 
 
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         requirepass=args.requirepass,
         max_clients=args.maxclients,
+        parser=hiredis_parser.parser_in_use(impl.parser),
     )
     try:
         sock = runtime.listen(options.bind, options.port)
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         password=options.requirepass,
         max_clients=options.max_clients,
         port=sock.getsockname()[1],
+        parser=options.parser,
     )
     module = importlib.import_module(f"servers.{impl.module}")
     runtime.announce(options, sock, impl.packages)

@@ -37,9 +37,15 @@ async def handle_client(
                     writer.write(reply)
                     await writer.drain()
                 break
-            for reply in session.handle(data):
-                writer.write(reply)
-                await writer.drain()
+            replies = session.handle(data)
+            while True:
+                for reply in replies:
+                    writer.write(reply)
+                    await writer.drain()
+                if not session.backlogged or session.closing:
+                    break
+                await asyncio.sleep(0)  # the other clients' turn, then the next batch
+                replies = session.run_batch()
     except runtime.DISCONNECT_ERRORS as exc:
         runtime.log.debug("client went away: %r", exc)
     finally:

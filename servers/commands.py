@@ -18,7 +18,7 @@ import sys
 import time
 from collections import deque
 
-from servers import __version__, protocol
+from servers import __version__, hiredis_parser, protocol
 from servers.protocol import (
     EMPTY_ARRAY,
     NULL_ARRAY,
@@ -141,8 +141,10 @@ class ServerState:
         password: str | None = None,
         max_clients: int = 10000,
         port: int = 0,
+        parser: str = "python",
     ) -> None:
         self.implementation = implementation
+        self.parser = parser  # as hiredis_parser.parser_in_use names it
         self.password = password.encode() if password else None
         self.max_clients = max_clients
         self.port = port
@@ -163,6 +165,9 @@ class ServerState:
             b"proto-max-bulk-len": str(protocol.MAX_BULK_LEN).encode(),
             b"client-query-buffer-limit": str(protocol.MAX_QUERY_BUFFER).encode(),
         }
+
+    def new_parser(self, authenticated: bool):
+        return hiredis_parser.new_parser(self.parser, authenticated)
 
     def open_session(self) -> Session | None:
         """A session for a new connection, or None when max clients is reached.
@@ -216,33 +221,60 @@ class ServerState:
             self.delete(key)
 
 
+# At most this many commands run for one client before its replies go out and the event
+# loop (or the other greenlets, or threads) gets its turn: one client's pipeline of any size
+# holds the others for about a millisecond at a time at most.
+COMMANDS_PER_BATCH = 500
+
+
 class Session:
     """One client connection: its parser, its authentication, and command dispatch."""
 
-    __slots__ = ("authenticated", "closed", "closing", "id", "name", "parser", "state")
+    __slots__ = (
+        "authenticated",
+        "backlogged",
+        "closed",
+        "closing",
+        "id",
+        "name",
+        "parser",
+        "state",
+    )
 
     def __init__(self, state: ServerState, client_id: int) -> None:
         self.state = state
         self.id = client_id
         self.name: bytes | None = None
         self.authenticated = state.password is None
-        self.parser = protocol.RequestParser(authenticated=self.authenticated)
+        self.parser = state.new_parser(self.authenticated)
         self.closing = False  # reply, then close (QUIT, protocol error)
         self.closed = False
+        # The last batch stopped at COMMANDS_PER_BATCH: received commands may be waiting
+        # for run_batch(), which the I/O loop calls after giving the others their turn.
+        self.backlogged = False
 
     def handle(self, data: bytes) -> list[bytes]:
-        """Replies to every complete request in ``data``, in order.
+        """Take ``data`` in and reply to the first batch of the requests it completes.
 
-        After it returns with ``closing`` set, the caller writes the replies and closes.
+        After it returns with ``closing`` set, the caller writes the replies and closes;
+        with ``backlogged`` set, it writes them, lets others run, then calls run_batch().
         """
+        try:
+            self.parser.feed(data)
+        except protocol.QueryBufferOverflow:
+            self.closing = True  # redis closes such a client without a reply
+            return []
+        return self.run_batch()
+
+    def run_batch(self) -> list[bytes]:
+        """Replies to the next COMMANDS_PER_BATCH complete requests at most, in order."""
         replies: list[bytes] = []
         append = replies.append
         parser = self.parser
         table = COMMANDS
         try:
-            parser.feed(data)
-            while not self.closing:
-                commands = parser.next_commands()
+            while not self.closing and len(replies) < COMMANDS_PER_BATCH:
+                commands = parser.commands(COMMANDS_PER_BATCH - len(replies))
                 if not commands:
                     break
                 for argv in commands:
@@ -262,14 +294,13 @@ class Session:
         except protocol.ProtocolError as exc:
             append(exc.reply())
             self.closing = True
-        except protocol.QueryBufferOverflow:
-            self.closing = True  # redis closes such a client without a reply
+        self.backlogged = len(replies) >= COMMANDS_PER_BATCH and not self.closing
         self.state.total_commands += len(replies)
         return replies
 
     def handle_eof(self) -> bytes | None:
         """The client half-closed: an error if it stopped in the middle of a request."""
-        if self.parser.pending:
+        if self.parser.in_request:
             return protocol.error("ERR Protocol error: connection closed inside a request")
         return None
 

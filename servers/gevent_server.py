@@ -20,6 +20,14 @@ from servers.commands import MAX_CLIENTS, ServerState
 STOP_GRACE_SECONDS = 0.2
 
 
+def send(conn, replies: list[bytes], per_reply: bool) -> None:
+    if per_reply:
+        for reply in replies:
+            conn.sendall(reply)
+    elif replies:
+        conn.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
+
+
 def make_handler(state: ServerState, per_reply: bool):
     def handle(conn, address) -> None:
         runtime.tune_connection(conn)
@@ -37,11 +45,12 @@ def make_handler(state: ServerState, per_reply: bool):
                         conn.sendall(reply)
                     break
                 replies = session.handle(data)
-                if per_reply:
-                    for reply in replies:
-                        conn.sendall(reply)
-                elif replies:
-                    conn.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
+                while True:
+                    send(conn, replies, per_reply)
+                    if not session.backlogged or session.closing:
+                        break
+                    gevent.sleep(0)  # the other greenlets' turn, then the next batch
+                    replies = session.run_batch()
         except runtime.DISCONNECT_ERRORS as exc:
             runtime.log.debug("client %s went away: %r", address, exc)
         finally:

@@ -1,10 +1,12 @@
-"""The one RESP request parser and the reply encoders every implementation shares.
+"""The reference RESP request parser and the reply encoders every implementation shares.
 
 The parser follows redis-server's own (src/networking.c, processInlineBuffer and
 processMultibulkBuffer): the same limits, the same error wording, and the same leniency
-(inline commands may end in a bare LF; the two bytes after a bulk payload are skipped, not
-checked). It is pure Python so that it runs unchanged on every interpreter (PyPy included),
-and is written for the hot path: one ``bytes.find`` per line, no regular expressions.
+(inline commands may end in a bare LF; a multibulk line ends at its first CR and the byte
+after it, like the two bytes after a bulk payload, is skipped, not checked). It is pure
+Python so that it runs unchanged on every interpreter (PyPy included), and is written for
+the hot path: one ``bytes.find`` per line, no regular expressions. servers.hiredis_parser
+puts hiredis in front of it where hiredis is installed; this one stays the reference.
 
 Runs on Python 3.9 (Debian's PyPy): no match statements, no ``X | Y`` at runtime.
 """
@@ -177,26 +179,50 @@ _ESCAPES = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
-def _line_end(buffer: bytes, pos: int, separator: bytes, too_big: str) -> int:
-    """Where the line starting at pos ends (-1: not yet), refusing lines redis would refuse."""
-    end = buffer.find(separator, pos)
-    if end < 0 and len(buffer) - pos > INLINE_MAX_SIZE:
-        raise ProtocolError(too_big)
-    return end
-
-
 def _is_hex_pair(line: bytes, i: int) -> bool:
     return line[i] in _HEX and line[i + 1] in _HEX
 
 
+# The pipeline fast path splits at most this much of the buffer at a time, and scans in all
+# at most FAST_PATH_SCAN_RATIO times what the parser has consumed (plus one window): a
+# stream the fast path keeps giving up on (inline commands, CRLF in values, large values)
+# then goes to the general path instead of being split again and again.
+FAST_PATH_WINDOW = 16 * 1024
+FAST_PATH_SCAN_RATIO = 2
+
+
 class RequestParser:
-    """Incremental parser: ``feed`` bytes, then call ``next_commands`` until it returns [].
+    """Incremental parser: ``feed`` bytes as they arrive, take requests with ``commands``.
+
+    Like redis, it keeps its parse state between reads (the arguments of a multibulk parsed
+    so far, the bulk length it waits for), so no byte is parsed twice. Bytes that cannot
+    complete a line or a payload yet are kept as received and joined once, when they can;
+    consumed bytes are never copied again. ``bytes_copied`` and ``bytes_scanned`` count that
+    work, so tests can check that it stays linear in the input.
 
     ``authenticated`` is read on every request so that the tighter pre-AUTH limits apply
     exactly until the AUTH that lifts them, as in redis.
     """
 
-    __slots__ = ("_buffer", "_pos", "authenticated", "max_bulk_len", "max_query_buffer")
+    __slots__ = (
+        "_args",
+        "_args_left",
+        "_buffer",
+        "_bulk_len",
+        "_fast_scanned",
+        "_fed",
+        "_parts",
+        "_parts_size",
+        "_pos",
+        "_stalled",
+        "_wait_bytes",
+        "_wait_separator",
+        "authenticated",
+        "bytes_copied",
+        "bytes_scanned",
+        "max_bulk_len",
+        "max_query_buffer",
+    )
 
     def __init__(
         self,
@@ -204,73 +230,235 @@ class RequestParser:
         max_bulk_len: int = MAX_BULK_LEN,
         max_query_buffer: int = MAX_QUERY_BUFFER,
     ) -> None:
-        self._buffer = b""
-        self._pos = 0
         self.authenticated = authenticated
         self.max_bulk_len = max_bulk_len
         self.max_query_buffer = max_query_buffer
+        self._buffer = b""  # joined bytes; those before _pos are consumed
+        self._pos = 0
+        self._parts: list[bytes] = []  # received after _buffer, not joined to it yet
+        self._parts_size = 0
+        self._fed = 0
+        # Inside a multibulk: its arguments so far, how many are left, and the length of
+        # the bulk being read (-1: its $ line comes next).
+        self._args: list[bytes] | None = None
+        self._args_left = 0
+        self._bulk_len = -1
+        # Waiting for more bytes: parsing goes on once this many are pending, or once a
+        # chunk brings this separator (the end of the line being waited for).
+        self._stalled = False
+        self._wait_bytes = 0
+        self._wait_separator: bytes | None = None
+        self._fast_scanned = 0
+        self.bytes_copied = 0
+        self.bytes_scanned = 0
 
     def feed(self, data: bytes) -> None:
-        if self._pos:
-            self._buffer = self._buffer[self._pos :] + data
-            self._pos = 0
-        elif self._buffer:
-            self._buffer += data
-        else:
-            self._buffer = data
-        if len(self._buffer) > self.max_query_buffer:
+        self._parts.append(data)
+        self._parts_size += len(data)
+        self._fed += len(data)
+        pending = self.pending
+        if pending > self.max_query_buffer:
             raise QueryBufferOverflow(
-                f"query buffer of {len(self._buffer)} bytes exceeds {self.max_query_buffer}"
+                f"query buffer of {pending} bytes exceeds {self.max_query_buffer}"
             )
+        if self._stalled:
+            separator = self._wait_separator
+            if separator is not None:
+                self.bytes_scanned += len(data)
+                if separator in data:
+                    self._stalled = False
+            if pending >= self._wait_bytes:
+                self._stalled = False
 
     @property
     def pending(self) -> int:
-        """Bytes received but not yet part of a complete request."""
-        return len(self._buffer) - self._pos
+        """Bytes received and not yet parsed into a request or an argument."""
+        return len(self._buffer) - self._pos + self._parts_size
 
-    def next_commands(self) -> list[list[bytes]]:
-        """Complete requests at the head of the buffer, in order; [] if more bytes are needed.
+    @property
+    def in_request(self) -> bool:
+        """Whether anything received is not yet returned as part of a whole request."""
+        return self._args is not None or self.pending > 0
 
-        Returns at least one request when one is complete. Raises ProtocolError only when
-        the very first request is malformed, so the requests before a bad one are always
-        answered first, as redis answers them. Empty requests (a blank inline line, ``*0``,
-        ``*-1``) are skipped as redis does.
+    def commands(self, limit: int) -> list[list[bytes]]:
+        """Up to ``limit`` complete requests, in order; [] if more bytes are needed.
+
+        Raises ProtocolError only when the very first request is malformed (the state is
+        left as it was, so the same error comes again on the next call): the requests
+        before a bad one are always answered first, as redis answers them. Empty requests
+        (a blank inline line, ``*0``, ``*-1``) are skipped as redis does. Before AUTH it
+        returns one request at a time, so that an AUTH lifts the limits for the next.
         """
-        while self._pos < len(self._buffer):
-            if self.authenticated:
-                commands = self._multibulk_batch()
-                if commands:
-                    return commands
-            buffer, pos = self._buffer, self._pos
-            if buffer[pos] == 0x2A:  # '*'
-                command = self._multibulk(buffer, pos)
-            else:
-                command = self._inline(buffer, pos)
+        if self._stalled:
+            return []
+        if self._parts:
+            self._join()
+        if not self.authenticated:
+            limit = 1
+        found: list[list[bytes]] = []
+        while len(found) < limit:
+            if self._args is None and self.authenticated:
+                batch = self._fast_batch(limit - len(found))
+                if batch:
+                    found.extend(batch)
+                    continue
+            try:
+                command = self._next()
+            except ProtocolError:
+                if found:
+                    return found
+                raise
             if command is None:
-                return []
+                break
             if command:
-                return [command]
-        return []
+                found.append(command)
+        return found
 
-    def _multibulk_batch(self) -> list[list[bytes]]:
-        """The fast path for pipelines: many well-formed multibulk requests in one pass.
+    def _join(self) -> None:
+        """Append the received parts to the unconsumed bytes: one copy, only when useful."""
+        parts = self._parts
+        if self._pos < len(self._buffer):
+            parts.insert(0, memoryview(self._buffer)[self._pos :])
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            self._buffer = parts[0]
+        else:
+            self._buffer = b"".join(parts)
+            self.bytes_copied += len(self._buffer)
+        self._pos = 0
+        self._parts = []
+        self._parts_size = 0
 
-        Splits the buffer on CRLF once (C speed) and accepts a request only if every
-        ``$len`` line is exactly the decimal length of the line after it, which is what the
-        general path would read too. Anything else (inline, CRLF inside a payload, a bad or
-        incomplete request) stops the batch and is left to the general path.
+    def _stall(self, wait_bytes: int, separator: bytes | None = None) -> None:
+        """Wait until ``wait_bytes`` bytes are pending, or ``separator`` arrives."""
+        self._stalled = True
+        self._wait_bytes = wait_bytes
+        self._wait_separator = separator
+
+    def _next(self) -> list[bytes] | None:
+        """The next request ([] if it is an empty one), or None if more bytes are needed."""
+        if self._args is None:
+            if self._pos >= len(self._buffer):
+                return self._stall(1)
+            if self._buffer[self._pos] != 0x2A:  # '*'
+                return self._inline()
+            count = self._multibulk_count()
+            if count is None:
+                return None
+            if count <= 0:
+                return []
+            self._args = []
+            self._args_left = count
+            self._bulk_len = -1
+        return self._multibulk_args()
+
+    def _line_end(self, separator: bytes, too_big: str) -> int:
+        """Where the line at the current position ends (-1: waiting for it), refusing a
+        line redis would refuse as too long."""
+        buffer, pos = self._buffer, self._pos
+        end = buffer.find(separator, pos)
+        if end >= 0:
+            self.bytes_scanned += end - pos
+            return end
+        self.bytes_scanned += len(buffer) - pos
+        if len(buffer) - pos > INLINE_MAX_SIZE:
+            raise ProtocolError(too_big)
+        self._stall(INLINE_MAX_SIZE + 1, separator)
+        return -1
+
+    def _inline(self) -> list[bytes] | None:
+        end = self._line_end(b"\n", "too big inline request")
+        if end < 0:
+            return None
+        buffer, pos = self._buffer, self._pos
+        line = buffer[pos : end - 1] if end > pos and buffer[end - 1] == 0x0D else buffer[pos:end]
+        args = split_inline(line)
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        self._pos = end + 1
+        return args
+
+    def _multibulk_line_end(self, too_big: str) -> int:
+        """redis ends a multibulk line at its first CR and skips the byte after it unchecked
+        (networking.c): where that CR is, or -1 while the line or that byte is missing."""
+        end = self._line_end(b"\r", too_big)
+        if end >= 0 and end + 1 >= len(self._buffer):
+            self._stall(end + 2 - self._pos)
+            return -1
+        return end
+
+    def _multibulk_count(self) -> int | None:
+        end = self._multibulk_line_end("too big mbulk count string")
+        if end < 0:
+            return None
+        count = _parse_length(self._buffer[self._pos + 1 : end])
+        if count is None or count > MAX_MULTIBULK_LEN:
+            raise ProtocolError("invalid multibulk length")
+        if not self.authenticated and count > UNAUTH_MAX_MULTIBULK_LEN:
+            raise ProtocolError("unauthenticated multibulk length")
+        self._pos = end + 2
+        return count
+
+    def _multibulk_args(self) -> list[bytes] | None:
+        args = self._args
+        buffer = self._buffer
+        size = len(buffer)
+        while self._args_left:
+            if self._bulk_len < 0:
+                end = self._multibulk_line_end("too big bulk count string")
+                if end < 0:
+                    return None
+                self._bulk_len = self._bulk_length(end)
+                self._pos = end + 2
+            start = self._pos
+            stop = start + self._bulk_len
+            if stop + 2 > size:  # redis skips the two bytes after the payload unchecked
+                self._stall(stop + 2 - start)
+                return None
+            args.append(buffer[start:stop])
+            self._pos = stop + 2
+            self._bulk_len = -1
+            self._args_left -= 1
+        self._args = None
+        return args
+
+    def _bulk_length(self, end: int) -> int:
+        pos = self._pos
+        if self._buffer[pos] != 0x24:  # '$'
+            raise ProtocolError(f"expected '$', got '{self._buffer[pos]:c}'")
+        length = _parse_length(self._buffer[pos + 1 : end])
+        if length is None or length < 0 or length > self.max_bulk_len:
+            raise ProtocolError("invalid bulk length")
+        if not self.authenticated and length > UNAUTH_MAX_BULK_LEN:
+            raise ProtocolError("unauthenticated bulk length")
+        return length
+
+    def _fast_batch(self, limit: int) -> list[list[bytes]]:
+        """The fast path for pipelines: up to ``limit`` well-formed multibulk requests at
+        the head of the buffer in one pass.
+
+        Splits a window of the buffer on CRLF once (C speed) and accepts a request only if
+        every ``$len`` line is exactly the decimal length of the line after it, which is
+        what the general path would read too. Anything else (inline, CRLF inside a payload,
+        a large, bad or incomplete request) stops the batch and is left to the general path.
         """
-        start = self._pos
-        if len(self._buffer) - start > self.max_bulk_len:
-            return []  # a payload might exceed the limit: let the general path check
-        lines = self._buffer[start:].split(b"\r\n")
+        start, buffer = self._pos, self._buffer
+        if start >= len(buffer) or buffer[start] != 0x2A:  # not a multibulk: inline
+            return []
+        consumed = self._fed - self.pending
+        if self._fast_scanned > FAST_PATH_SCAN_RATIO * consumed + FAST_PATH_WINDOW:
+            return []  # it gave up too often lately: let the general path catch up
+        window = buffer[start : start + FAST_PATH_WINDOW]
+        self._fast_scanned += len(window)
+        self.bytes_scanned += len(window)
+        self.bytes_copied += len(window)
+        lines = window.split(b"\r\n")
         complete = len(lines) - 1  # the last piece has no CRLF yet
-        commands = []
+        commands: list[list[bytes]] = []
         append = commands.append
         array_counts, bulk_lengths, headers = _ARRAY_COUNTS, _BULK_LENGTHS, _BULK_HEADERS
         table_size = len(headers)
         i = 0
-        while i < complete:
+        while i < complete and len(commands) < limit:
             count = array_counts.get(lines[i])
             if count is None:
                 break
@@ -293,57 +481,5 @@ class RequestParser:
                 append(args)
             i = end
         if commands:
-            if i == complete:
-                self._pos = len(self._buffer) - len(lines[complete])
-            else:
-                self._pos = start + sum(map(len, lines[:i])) + 2 * i
+            self._pos = start + sum(map(len, lines[:i])) + 2 * i
         return commands
-
-    def _inline(self, buffer: bytes, pos: int) -> list[bytes] | None:
-        end = _line_end(buffer, pos, b"\n", "too big inline request")
-        if end < 0:
-            return None
-        line = buffer[pos : end - 1] if end > pos and buffer[end - 1] == 0x0D else buffer[pos:end]
-        args = split_inline(line)
-        if args is None:
-            raise ProtocolError("unbalanced quotes in request")
-        self._pos = end + 1
-        return args
-
-    def _multibulk(self, buffer: bytes, pos: int) -> list[bytes] | None:
-        end = _line_end(buffer, pos, b"\r\n", "too big mbulk count string")
-        if end < 0:
-            return None
-        count = _parse_length(buffer[pos + 1 : end])
-        if count is None or count > MAX_MULTIBULK_LEN:
-            raise ProtocolError("invalid multibulk length")
-        if not self.authenticated and count > UNAUTH_MAX_MULTIBULK_LEN:
-            raise ProtocolError("unauthenticated multibulk length")
-        pos = end + 2
-        if count <= 0:
-            self._pos = pos
-            return []
-        args = []
-        append = args.append
-        size = len(buffer)
-        bulk_limit = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK_LEN
-        for _ in range(count):
-            if pos >= size:
-                return None
-            end = _line_end(buffer, pos, b"\r\n", "too big bulk count string")
-            if end < 0:
-                return None
-            if buffer[pos] != 0x24:  # '$'
-                raise ProtocolError(f"expected '$', got '{buffer[pos]:c}'")
-            length = _parse_length(buffer[pos + 1 : end])
-            if length is None or length < 0 or length > self.max_bulk_len:
-                raise ProtocolError("invalid bulk length")
-            if length > bulk_limit:
-                raise ProtocolError("unauthenticated bulk length")
-            start = end + 2
-            pos = start + length + 2  # redis skips the CRLF after the payload unchecked
-            if pos > size:
-                return None
-            append(buffer[start : start + length])
-        self._pos = pos
-        return args

@@ -23,6 +23,9 @@ class Implementation:
     interpreters: tuple[str, ...]  # sys.implementation.name values it supports
     packages: tuple[str, ...]  # third-party packages it imports
     description: str
+    # "hiredis": requests parsed by hiredis where it is installed, by the Python parser
+    # otherwise; "python": by the Python parser always (servers.hiredis_parser).
+    parser: str = "hiredis"
 
     def unsupported_reason(self, interpreter: str) -> str | None:
         """Why this implementation cannot run on ``interpreter``, or None if it can."""

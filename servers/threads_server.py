@@ -41,8 +41,14 @@ def handle(conn: socket.socket, state: ServerState, lock: threading.Lock) -> Non
                     break
                 with lock:
                     replies = session.handle(data)
-                if replies:
-                    conn.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
+                while True:
+                    if replies:
+                        conn.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
+                    if not session.backlogged or session.closing:
+                        break
+                    # The lock is free between batches: the other threads run theirs.
+                    with lock:
+                        replies = session.run_batch()
         except (OSError, *runtime.DISCONNECT_ERRORS) as exc:
             runtime.log.debug("client went away: %r", exc)
         finally:

@@ -47,11 +47,11 @@ def parse_in_chunks(data: bytes, cuts: list[int], **parser_options) -> list[list
         parser.feed(data[previous:cut])
         previous = cut
         while True:
-            commands = parser.next_commands()
+            commands = parser.commands(1000)
             if not commands:
                 break
             found.extend(commands)
-    assert parser.pending == 0
+    assert not parser.in_request
     return found
 
 
@@ -72,7 +72,7 @@ def test_fast_and_general_path_agree():
     general.feed(data)
     found = []
     while True:
-        commands = general.next_commands()
+        commands = general.commands(1000)
         if not commands:
             break
         assert len(commands) == 1
@@ -83,9 +83,9 @@ def test_fast_and_general_path_agree():
 def test_commands_before_a_bad_request_come_first():
     parser = RequestParser()
     parser.feed(multibulk([b"PING"]) * 3 + b"*1\r\n+BAD\r\n")
-    assert parser.next_commands() == [[b"PING"]] * 3
+    assert parser.commands(1000) == [[b"PING"]] * 3
     with pytest.raises(ProtocolError, match="expected '\\$', got '\\+'"):
-        parser.next_commands()
+        parser.commands(1000)
 
 
 def test_query_buffer_limit():
