@@ -56,7 +56,7 @@ def open_regular(path: Path, root: Path) -> tuple[int, int]:
     name = name_in(path, root)
     real = os.path.realpath(path)
     if os.path.commonpath([real, os.path.realpath(root)]) != os.path.realpath(root):
-        raise RawFileError(f"{name} leads out of the run folder (to {real}); not read")
+        raise RawFileError(f"{name} leads out of {Path(root).name}/ (to {real}); not read")
     try:
         # lstat first: a FIFO or a device is refused without being opened at all.
         found = os.lstat(real)

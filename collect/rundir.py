@@ -170,7 +170,7 @@ def cell_folders(raw: Path, problems: list[str]):
     """
     if not raw.is_dir() or raw.is_symlink():
         if raw.exists() or raw.is_symlink():
-            problems.append("raw is not a folder; no sample read")
+            problems.append("raw is a link or not a folder; no sample read")
         return
     for name, kind in rawfiles.entries(raw):
         if kind == "dir" and is_cell_name(name):
