@@ -179,7 +179,7 @@ def test_a_bad_raw_file_fails_its_sample_and_the_rest_is_reported(
     assert "Samples: 10 ok, 1 failed, 4 skipped." in markdown
 
 
-def test_a_cell_folder_named_like_no_cell_loses_only_its_identity(run):
+def test_an_unreadable_record_keeps_the_cell_its_folder_names(run):
     record = json.loads((run / SAMPLE).read_text())
     (run / SAMPLE).write_text("[")
     done = collect("report", run, "--no-plots")
