@@ -1,0 +1,429 @@
+"""What a load host does to a server under test, shared by the agent's cell (the lab and
+real hosts) and tools/loopback_bench.py (a developer's loopback run).
+
+A RESP client just big enough to wait for, verify, preload and watch a server; the
+redis-benchmark argument list; one measured redis-benchmark run with the readings that
+surround it (client CPU, the load host's CPU use, the server's own CPU seconds, processes
+started on the host while it ran).
+
+The measured window is quiet: between starting redis-benchmark and its exit this process
+only waits (one poll() on redis-benchmark's pipes and an idle connection to the server). The
+idle connection is how a server that dies mid-run is noticed at once: the kernel closes it.
+
+Runs on the load host's system Python (3.9 or newer); standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import selectors
+import signal
+import socket
+import subprocess
+import time
+
+WAIT_SECONDS = 30.0
+PRELOAD_BATCH = 1000
+PROC_STAT = "/proc/stat"
+# The last PID handed out in this host's PID namespace: how many processes and threads
+# started on the host while redis-benchmark ran (nothing of wirebench should).
+LAST_PID = "/proc/sys/kernel/ns_last_pid"
+PID_MAX = "/proc/sys/kernel/pid_max"
+# Per-CPU columns of /proc/stat (proc(5)): user nice system idle iowait irq softirq steal
+# guest guest_nice. guest and guest_nice are already counted in user and nice, so only the
+# first eight add up to the CPU's time; idle and iowait are the time it was not busy.
+TIME_COLUMNS = 8
+IDLE = 3
+IOWAIT = 4
+# After a timeout or a dead server: redis-benchmark prints what it measured on SIGINT; it
+# gets this long before SIGKILL.
+INTERRUPT_GRACE = 10.0
+
+
+class CellError(Exception):
+    """A failure of the cell, with the failure kind it maps to (collect.model.FAILURE_KINDS)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ReplyError(str):
+    """An error reply (``-ERR ...``) from the server."""
+
+
+def encode(args) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+class Connection:
+    """Just enough of a RESP client to verify, preload and watch a server."""
+
+    def __init__(self, host: str, port: int, password: str, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+        if password:
+            reply = self.call(b"AUTH", password.encode())
+            if reply != "OK":
+                self.close()
+                raise CellError("verify_failed", f"AUTH was refused: {reply}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, *commands) -> None:
+        self.sock.sendall(b"".join(encode(command) for command in commands))
+
+    def call(self, *args):
+        self.send(args)
+        return self.reply()
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise CellError("verify_failed", "the server closed the connection")
+        self.buffer += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._more()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return ReplyError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            length = int(rest)
+            if length < 0:
+                return None
+            while len(self.buffer) < length + 2:
+                self._more()
+            value, self.buffer = self.buffer[:length], self.buffer[length + 2 :]
+            return value
+        if kind == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        raise CellError("verify_failed", f"not a RESP reply: {line[:80]!r}")
+
+
+def wait_until_answering(host: str, port: int, password: str, seconds: float = WAIT_SECONDS):
+    """Poll until the server answers PING; CellError ``no_answer`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        try:
+            connection = Connection(host, port, password, timeout=2.0)
+        except OSError as exc:
+            last = str(exc)
+            time.sleep(0.05)
+            continue
+        try:
+            if connection.call(b"PING") == "PONG":
+                return
+            last = "PING did not answer PONG"
+        except OSError as exc:
+            last = str(exc)
+        finally:
+            connection.close()
+        time.sleep(0.05)
+    raise CellError("no_answer", f"{host}:{port} did not answer within {seconds:.0f}s: {last}")
+
+
+def verify(host: str, port: int, password: str) -> dict:
+    """A SET/GET round trip returns what was stored; DBSIZE answers with an integer."""
+    key = b"wirebench:verify:" + secrets.token_hex(8).encode()
+    value = secrets.token_bytes(32)
+    connection = Connection(host, port, password)
+    try:
+        stored = connection.call(b"SET", key, value)
+        got = connection.call(b"GET", key)
+        connection.call(b"DEL", key)
+        size = connection.call(b"DBSIZE")
+    finally:
+        connection.close()
+    if stored != "OK" or got != value:
+        raise CellError(
+            "verify_failed", f"SET/GET round trip failed: SET said {stored!r}, GET gave {got!r}"
+        )
+    if not isinstance(size, int):
+        raise CellError("verify_failed", f"DBSIZE did not answer an integer: {size!r}")
+    return {"round_trip": True, "dbsize": size}
+
+
+def key_name(index: int) -> bytes:
+    # redis-benchmark's -r replaces __rand_int__ with 12 zero-padded digits.
+    return b"key:%012d" % index
+
+
+def preload(host: str, port: int, password: str, keyspace: int, data_size: int) -> int:
+    """SET every key -r can produce so GETs hit; returns the DBSIZE afterwards."""
+    value = b"x" * data_size
+    connection = Connection(host, port, password, timeout=60.0)
+    try:
+        connection.call(b"FLUSHALL")
+        for first in range(0, keyspace, PRELOAD_BATCH):
+            args = [b"MSET"]
+            for index in range(first, min(first + PRELOAD_BATCH, keyspace)):
+                args += [key_name(index), value]
+            connection.send(args)
+        for _ in range(0, keyspace, PRELOAD_BATCH):
+            reply = connection.reply()
+            if reply != "OK":
+                raise CellError("verify_failed", f"preload MSET failed: {reply!r}")
+        size = connection.call(b"DBSIZE")
+        probe = connection.call(b"GET", key_name(keyspace - 1))
+    finally:
+        connection.close()
+    if size != keyspace or probe != value:
+        raise CellError(
+            "verify_failed", f"preload left DBSIZE {size} (wanted {keyspace}), probe {probe!r}"
+        )
+    return size
+
+
+def server_cpu_seconds(connection: Connection):
+    """The server's own CPU seconds (user + system) from ``INFO cpu``; None if it has none."""
+    reply = connection.call(b"INFO", b"cpu")
+    if not isinstance(reply, bytes):
+        return None
+    fields = dict(
+        line.split(":", 1) for line in reply.decode(errors="replace").splitlines() if ":" in line
+    )
+    try:
+        return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+    except (KeyError, ValueError):
+        return None
+
+
+def benchmark_argv(host: str, port: int, workload: dict, requests: int) -> list:
+    argv = [
+        "redis-benchmark", "-h", host, "-p", str(port),
+        "-t", str(workload["tests"]), "-n", str(requests),
+        "-c", str(workload.get("clients", 50)), "-P", str(workload.get("pipeline", 1)),
+        "-d", str(workload.get("data_size", 3)), "--csv",
+    ]  # fmt: skip
+    if workload.get("keyspace"):
+        argv += ["-r", str(workload["keyspace"])]
+    if workload.get("threads"):
+        argv += ["--threads", str(workload["threads"])]
+    return argv
+
+
+def cpu_jiffies(text: str) -> dict:
+    """{cpu id: (busy jiffies, total jiffies)} from the per-CPU lines of a /proc/stat text."""
+    found = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or not name[3:].isdigit():
+            continue  # the "cpu" line sums every CPU, not only the ones this process uses
+        values = [int(field) for field in rest.split()[:TIME_COLUMNS]]
+        total = sum(values)
+        found[int(name[3:])] = (total - values[IDLE] - values[IOWAIT], total)
+    return found
+
+
+def busy_fraction(before: dict, after: dict, cpus):
+    """Share of the time of `cpus` spent busy between two cpu_jiffies() readings.
+
+    None when no tick elapsed (a run shorter than a jiffy) or no CPU is in both readings.
+    """
+    cpus = [cpu for cpu in cpus if cpu in before and cpu in after]
+    busy = sum(after[cpu][0] - before[cpu][0] for cpu in cpus)
+    total = sum(after[cpu][1] - before[cpu][1] for cpu in cpus)
+    if total <= 0:
+        return None
+    # A CPU's iowait may go backwards (proc(5)), which can push busy past total.
+    return min(max(busy / total, 0.0), 1.0)
+
+
+def read_cpu_jiffies() -> dict:
+    with open(PROC_STAT) as handle:
+        return cpu_jiffies(handle.read())
+
+
+def read_last_pid():
+    """The last PID handed out in this PID namespace, or None where it cannot be read."""
+    try:
+        with open(LAST_PID) as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def pids_between(first, last):
+    """How many PIDs were handed out between two read_last_pid() readings (wrap-aware)."""
+    if first is None or last is None:
+        return None
+    if last >= first:
+        return last - first
+    try:
+        with open(PID_MAX) as handle:
+            pid_max = int(handle.read())
+    except (OSError, ValueError):
+        return None
+    # PIDs wrap to 300 (the kernel's RESERVED_PIDS) after pid_max.
+    return (pid_max - first) + (last - 300)
+
+
+def others_started(pids, argv: list):
+    """PIDs handed out during a run, less redis-benchmark's own: one thread per --threads
+    (without it, redis-benchmark starts none)."""
+    if pids is None:
+        return None
+    own = int(argv[argv.index("--threads") + 1]) if "--threads" in argv else 0
+    return max(pids - own, 0)
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _interrupt(process: subprocess.Popen) -> None:
+    """SIGINT (redis-benchmark prints what it measured so far), then SIGKILL."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=INTERRUPT_GRACE)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _collect_output(process, timeout: float, watch) -> tuple:
+    """Wait for redis-benchmark's exit, its output, a dead server or the timeout.
+
+    Returns (stdout, stderr, timed_out, server_closed). Only blocks in select(): no work
+    is done while the run lasts.
+    """
+    chunks = {"stdout": [], "stderr": []}
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ, "stdout")
+    selector.register(process.stderr, selectors.EVENT_READ, "stderr")
+    if watch is not None:
+        watch.sock.setblocking(False)
+        selector.register(watch.sock, selectors.EVENT_READ, "watch")
+    open_pipes, timed_out, server_closed = 2, False, False
+    deadline = time.monotonic() + timeout
+    try:
+        while open_pipes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in selector.select(remaining):
+                if key.data == "watch":
+                    # An idle connection: the server never writes to it, so anything
+                    # readable is its close (it died) or a reset.
+                    try:
+                        data = watch.sock.recv(4096)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        server_closed = True
+                        selector.unregister(watch.sock)
+                    continue
+                data = os.read(key.fileobj.fileno(), 65536)
+                if data:
+                    chunks[key.data].append(data)
+                else:
+                    selector.unregister(key.fileobj)
+                    open_pipes -= 1
+            if server_closed:
+                break
+    finally:
+        selector.close()
+    if open_pipes:  # it did not end by itself: a timeout or a dead server
+        _interrupt(process)
+        for name, pipe in (("stdout", process.stdout), ("stderr", process.stderr)):
+            chunks[name].append(pipe.read())
+    process.wait()
+    stdout = b"".join(chunks["stdout"]).decode(errors="replace")
+    stderr = b"".join(chunks["stderr"]).decode(errors="replace")
+    return stdout, stderr, timed_out, server_closed
+
+
+def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict:
+    """One redis-benchmark run, with the readings that surround it.
+
+    ``watch``: an idle Connection to the server: if the server closes it (it died), the
+    run is stopped at once and ``server_closed`` is true; its ``INFO cpu`` before and after
+    gives the server's CPU seconds over the run.
+    """
+    # redis-benchmark takes a password only as -a (it ignores REDISCLI_AUTH).
+    command = [*argv, "-a", password] if password else argv
+    # The CPUs redis-benchmark may use (a pinned container or taskset limits them); on a
+    # shared or pinned host the machine-wide "cpu" line would hide a saturated client.
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu_before = server_cpu_seconds(watch) if watch is not None else None
+    client_cpu_before = children_cpu_seconds()
+    jiffies_before = read_cpu_jiffies()
+    started = time.time()
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a timeout kills redis-benchmark and nothing else
+    )
+    last_pid_at_start = read_last_pid()  # after redis-benchmark's own PID
+    stdout, stderr, timed_out, server_closed = _collect_output(process, timeout, watch)
+    last_pid_at_end = read_last_pid()
+    ended = time.time()
+    jiffies_after = read_cpu_jiffies()
+    client_cpu = children_cpu_seconds() - client_cpu_before
+    server_cpu = None
+    if watch is not None and not server_closed and server_cpu_before is not None:
+        watch.sock.setblocking(True)
+        try:
+            after = server_cpu_seconds(watch)
+        except (OSError, CellError):
+            after = None
+        server_cpu = None if after is None else round(after - server_cpu_before, 6)
+    return {
+        "argv": [*argv, "-a", "<redacted>"] if password else argv,
+        "stdout": stdout,
+        "stderr": stderr,
+        "exit_code": process.returncode,
+        "timed_out": timed_out,
+        "server_closed": server_closed,
+        "started": started,
+        "ended": ended,
+        "elapsed_s": ended - started,
+        "client_cpu_s": round(client_cpu, 6),
+        "server_cpu_s": server_cpu,
+        # Processes and threads started on this host while redis-benchmark ran, other than
+        # redis-benchmark's own threads: 0 when nothing else ran (None: not readable here).
+        "pids_started_during_run": others_started(
+            pids_between(last_pid_at_start, last_pid_at_end), argv
+        ),
+        "load_cpu": {
+            "cpus": cpus,
+            "busy_fraction": busy_fraction(jiffies_before, jiffies_after, cpus),
+        },
+    }
+
+
+def csv_rate(stdout: str):
+    """The first finite rate in a --csv output (the warm-up needs no more than that)."""
+    for line in stdout.splitlines():
+        fields = [field.strip('"') for field in line.split('","')]
+        if len(fields) == 8 and fields[0] != "test":
+            try:
+                rate = float(fields[1])
+            except ValueError:
+                continue
+            if rate > 0 and rate != float("inf"):
+                return rate
+    return None

@@ -1,0 +1,105 @@
+"""Keep one cell on the controller: its load hosts' raw files, the unit's journal when it
+would not start, and the run's record of the cell (sample.json), each written atomically.
+
+An action plugin, so it runs inside the controller's Ansible worker: no module to ship, no
+process to start, no round trip (copy and fetch cost about a second a cell). collect's reader
+makes the sample of the folder this writes, for the progress line, the adaptive decision
+and the report alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+# What the run itself saw of a cell (the reader decides the rest from the raw files).
+RECORD_FIELDS = ("requests", "warmup_rps", "verified", "failure", "reason")
+CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write to a new file in the same folder, then rename it over ``path``: a reader never
+    sees half a file, and a symlink at ``path`` is replaced, never written through."""
+    folder = os.path.dirname(path)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def make_folder(path: str) -> None:
+    if os.path.islink(path):
+        raise AnsibleActionFail(f"{path} is a symlink: wirebench writes only real folders")
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def safe_name(name: str, what: str) -> str:
+    if not name or name in (".", "..") or "/" in name:
+        raise AnsibleActionFail(f"{what} {name!r} cannot be a folder or file name")
+    return name
+
+
+def record(cell: dict, server_host: str, started, outcome: dict) -> dict:
+    """The run's record of a cell: what it is, where and when it ran, what the run saw."""
+    counters = outcome.get("counters") or {}
+    return {
+        **{key: cell.get(key) for key in CELL_FIELDS},
+        "server_host": server_host,
+        "cell_started": float(started),
+        "cell_ended": time.time(),
+        **{key: outcome.get(key) for key in RECORD_FIELDS},
+        "counters": {"before": counters.get("before"), "after": counters.get("after")},
+    }
+
+
+def skipped_record(cell: dict, server_host: str, reason: str) -> dict:
+    """A cell not measured, and why (a combination the host cannot run, or a repetition
+    adaptive repetitions found not needed)."""
+    return {
+        **{key: cell.get(key) for key in CELL_FIELDS if key in cell},
+        "server_host": server_host,
+        "status": "skipped",
+        "reason": reason,
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("cell", "raw_dir", "server_host", "started", "outcome", "skipped"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        cell, raw_dir, outcome = args["cell"], args["raw_dir"], args.get("outcome") or {}
+        folder = os.path.join(raw_dir, safe_name(cell["dir"], "cell folder"))
+        try:
+            make_folder(folder)
+            for host, files in sorted((outcome.get("artefacts") or {}).items()):
+                host_folder = os.path.join(folder, safe_name(host, "load host"))
+                make_folder(host_folder)
+                for name, text in sorted(files.items()):
+                    write_atomically(os.path.join(host_folder, safe_name(name, "file")), text)
+            if outcome.get("journal"):
+                write_atomically(os.path.join(folder, "journal.txt"), outcome["journal"] + "\n")
+            # Last: a folder with raw files and no sample.json is a cell in flight.
+            if args.get("skipped"):
+                document = skipped_record(cell, args["server_host"], args["skipped"])
+            else:
+                document = record(cell, args["server_host"], args["started"], outcome)
+            text = json.dumps(document, indent=4, sort_keys=True) + "\n"
+            write_atomically(os.path.join(folder, "sample.json"), text)
+        except OSError as exc:
+            raise AnsibleActionFail(f"cannot keep {cell.get('id')} in {folder}: {exc}") from exc
+        result.update(changed=True, folder=folder)
+        return result
