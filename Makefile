@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-lint and ansible-playbook find their siblings (ansible-galaxy, ...) on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv test lint unit bench bench-loopback report lab-up lab-down lock clean
+.PHONY: venv test lint unit bench bench-loopback check-instrument report lab-up lab-down lock clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,13 @@ bench-loopback: venv
 PRESET ?= default
 bench: lab-up
 	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/$(PRESET).yml $(ARGS)
+
+# The instrument checked against the bare client on the built-in lab: native redis measured by
+# wirebench, each cell followed by bare redis-benchmark from the same load host (same flags),
+# 10 interleaved pairs without and with -P 16; prints the paired ratios and a verdict.
+check-instrument: lab-up
+	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/instrument.yml -e wirebench_label=instrument $(ARGS)
+	$(BIN)/python -m collect instrument results/latest
 
 # Re-collect a run's raw results: run.json, summary.csv, report.md, plots.
 RUN ?= results/latest

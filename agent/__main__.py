@@ -1,6 +1,7 @@
 """The agent's command line: one step of a cell per call, one JSON reply on stdout.
 
-    wirebench-agent unit started|stopped UNIT
+    wirebench-agent unit started UNIT [--port PORT]   (returns once PORT is listened on)
+    wirebench-agent unit stopped UNIT
     wirebench-agent load prepare|measure|cell PARAMS_JSON
     wirebench-agent load measure PARAMS_JSON --background   (starts it, returns at once)
     wirebench-agent load collect PARAMS_JSON                (the background run's reply)
@@ -79,10 +80,14 @@ def read_password(path: str) -> str:
 
 
 def run_unit(args: list) -> dict:
-    if len(args) != 2 or args[0] not in ("started", "stopped"):
-        raise UsageError("usage: unit started|stopped UNIT")
-    state, name = args
-    return unit.start(name) if state == "started" else unit.stop(name)
+    if args[:1] == ["stopped"] and len(args) == 2:
+        return unit.stop(args[1])
+    if args[:1] == ["started"] and len(args) in (2, 4) and args[2:3] in ([], ["--port"]):
+        port = args[3] if len(args) == 4 else None
+        if port is not None and not port.isdigit():
+            raise UsageError(f"--port must be a port number, not {port!r}")
+        return unit.start(args[1], port=port)
+    raise UsageError("usage: unit started UNIT [--port PORT] | unit stopped UNIT")
 
 
 def run_load(args: list) -> dict:
@@ -162,7 +167,7 @@ def answer(step) -> dict:
     except OSError as exc:
         # The server stopped answering between steps (its port was open a moment before).
         return {"failed": True, "failure": "no_answer", "msg": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a bug here must still reach the run as a reply
+    except Exception as exc:  # a bug here must still reach the run as a reply
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return {
             "failed": True,

@@ -14,6 +14,10 @@ import subprocess
 import time
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LISTEN_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+TCP_LISTEN = "0A"  # the st column of /proc/net/tcp (include/net/tcp_states.h)
+WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.02
 
 
 def systemctl(*args) -> subprocess.CompletedProcess:
@@ -65,26 +69,67 @@ def journal_since(unit: str, since: float, lines: int) -> str:
     return (out.stdout or out.stderr).strip()
 
 
-def start(unit: str, journal_lines: int = 40) -> dict:
-    """Clear a failed state left by an earlier cell, start the unit, read its counters.
+def listening_ports(tables=LISTEN_TABLES) -> set:
+    """The TCP ports something listens on, from /proc/net/tcp and tcp6."""
+    ports = set()
+    for table in tables:
+        try:
+            with open(table) as handle:
+                lines = handle.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == TCP_LISTEN:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
-    A unit that does not start is the failure ``unit_failed``, with its journal lines since
-    the start was asked for.
+
+def start(unit: str, port=None, journal_lines: int = 40, wait: float = WAIT_SECONDS) -> dict:
+    """Clear a failed state left by an earlier cell, start the unit, wait until it listens on
+    ``port`` (when given), read its counters.
+
+    A unit that does not start, or exits before it listens, is the failure ``unit_failed``;
+    one still starting after ``wait`` seconds is ``no_answer``. Either comes with the
+    unit's journal lines since the start was asked for.
     """
     # A unit left failed by an earlier cell would keep its Result and restart count.
     systemctl("reset-failed", unit)
     asked = time.time()
     started = systemctl("start", unit)
+    failure, message = None, None
+    if started.returncode != 0:
+        failure, message = "unit_failed", f"{unit} did not start: {started.stderr.strip()}"
+    elif port is not None:
+        failure, message = wait_until_listening(unit, int(port), wait)
     counters = read_counters(unit)
-    if started.returncode != 0 or counters["active_state"] not in ("active", "activating"):
+    if failure is None and counters["active_state"] not in ("active", "activating"):
+        failure, message = "unit_failed", f"{unit} is {counters['active_state']} after its start"
+    if failure:
         return {
             "failed": True,
-            "failure": "unit_failed",
-            "msg": f"{unit} did not start: {started.stderr.strip() or counters['result']}",
+            "failure": failure,
+            "msg": message,
             "counters": counters,
             "journal": journal_since(unit, asked - 1, journal_lines),
         }
     return {"counters": counters}
+
+
+def wait_until_listening(unit: str, port: int, wait: float):
+    """(None, None) once ``port`` is listened on; else the failure kind and its message."""
+    deadline = time.monotonic() + wait
+    while port not in listening_ports():
+        state = unit_properties(unit)
+        if state.get("ActiveState") not in ("active", "activating", "reloading"):
+            return "unit_failed", (
+                f"{unit} exited before it listened on port {port}: "
+                f"{state.get('ActiveState')} ({state.get('Result')})"
+            )
+        if time.monotonic() > deadline:
+            return "no_answer", f"{unit} did not listen on port {port} within {wait:.0f}s"
+        time.sleep(POLL_SECONDS)
+    return None, None
 
 
 def stop(unit: str) -> dict:

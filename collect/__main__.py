@@ -1,4 +1,4 @@
-"""python -m collect report RESULTS_DIR | compare DIR DIR [...]"""
+"""python -m collect report RESULTS_DIR | compare DIR DIR [...] | instrument RESULTS_DIR"""
 
 from __future__ import annotations
 
@@ -55,6 +55,19 @@ def parser() -> argparse.ArgumentParser:
         help="significance level of the test (default %(default)s)",
     )
     compare.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+    instrument = commands.add_parser(
+        "instrument",
+        help="wirebench's native redis cells against their by-hand twins (bare redis-benchmark)",
+    )
+    instrument.add_argument(
+        "run_dir", metavar="RESULTS_DIR", help="a run made with wirebench_by_hand"
+    )
+    instrument.add_argument(
+        "--tolerance",
+        type=fraction,
+        default=0.03,
+        help="largest difference that counts as none (default %(default)s)",
+    )
     return main
 
 
@@ -66,6 +79,10 @@ def main(argv=None) -> int:
 
             thresholds = Thresholds(unstable_cv=args.unstable, client_cpu_share=args.client_bound)
             _, text = report.report(args.run_dir, thresholds, with_plots=not args.no_plots)
+        elif args.command == "instrument":
+            from collect import instrument
+
+            text = instrument.instrument(args.run_dir, args.tolerance)
         else:
             from collect import compare
 

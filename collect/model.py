@@ -188,6 +188,10 @@ class LoadHostRun:
     load_cpu_busy: float | None = None
     server_cpu_s: float | None = None  # the server's CPU seconds over this host's run
     server_closed: bool = False  # the server closed this host's watch connection: it died
+    # Processes and threads started on the load host while it measured, other than
+    # redis-benchmark's own: 0 when the window was quiet (None: not recorded).
+    pids_started_during_run: int | None = None
+    timeout_s: float | None = None  # the run's time limit (derived from its warm-up)
     stderr_tail: str | None = None
     warnings: list[str] = field(default_factory=list)  # non-table lines in its stdout
 
@@ -222,6 +226,8 @@ class LoadHostRun:
             "load_cpu_busy": self.load_cpu_busy,
             "server_cpu_s": self.server_cpu_s,
             "server_closed": self.server_closed,
+            "pids_started_during_run": self.pids_started_during_run,
+            "timeout_s": self.timeout_s,
             "stderr_tail": self.stderr_tail,
             "warnings": self.warnings,
         }

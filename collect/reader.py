@@ -114,6 +114,8 @@ RESULT_SHAPE = Fields(
         "load_cpu": Maybe(Fields({"cpus": Maybe(ListOf(INTEGER)), "busy_fraction": Maybe(NUMBER)})),
         "server_cpu_s": Maybe(NUMBER),
         "server_closed": Maybe(BOOLEAN),
+        "pids_started_during_run": Maybe(INTEGER),
+        "timeout_s": Maybe(NUMBER),
     }
 )
 ARGV_SHAPE = ListOf(Scalar((str, int, float), "a string"))
@@ -300,6 +302,8 @@ def read_load_host(cell_dir: Path, host: str) -> LoadHostFiles:
         load_cpu_busy=finite(load_cpu.get("busy_fraction")),
         server_cpu_s=finite(result.get("server_cpu_s")),
         server_closed=bool(result.get("server_closed")),
+        pids_started_during_run=result.get("pids_started_during_run"),
+        timeout_s=finite(result.get("timeout_s")),
         stderr_tail=stderr_tail,
         warnings=warnings,
     )

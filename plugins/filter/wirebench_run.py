@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+BY_HAND = "by-hand"
+NATIVE = "redis"
 PREPARED_FIELDS = ("verified", "warmup_rps", "requests", "run_timeout")
 TAIL = 300
 
@@ -55,10 +57,8 @@ def load_replies(load_hosts, first, launched=None, collected=None):
     for loop in (launched, collected):
         for result in (loop or {}).get("results", []):
             replies.append((result.get("item"), agent_reply(result)))
-    prepared = next(
-        ({key: reply.get(key) for key in PREPARED_FIELDS} for _, reply in replies if "verified" in reply),
-        {},
-    )
+    preparations = [reply for _, reply in replies if "verified" in reply]
+    prepared = {key: preparations[0].get(key) for key in PREPARED_FIELDS} if preparations else {}
     artefacts, lost, messages = {}, [], []
     for host, reply in replies:
         if reply.get("unreachable"):
@@ -80,6 +80,56 @@ def agent_failure(result, default="benchmark_error"):
     return agent_reply(result).get("failure") or default
 
 
+def with_by_hand(cells, enabled):
+    """The run's cells, each native redis cell followed by its by-hand twin when ``enabled``.
+
+    A by-hand cell (``redis@by-hand/<workload>#<rep>``) measures the same unit with bare
+    redis-benchmark run from the load host's shell with the same flags, right after the
+    cell wirebench measured: the pair checks the instrument against the bare client.
+    """
+    if not enabled:
+        return list(cells)
+    from collect.model import Cell  # the controller's venv has the project installed
+
+    out = []
+    for cell in cells:
+        out.append(cell)
+        if cell.get("implementation") == NATIVE and cell.get("status") == "pending":
+            twin = Cell(NATIVE, BY_HAND, cell["workload"], cell["repetition"])
+            out.append({**cell, "id": twin.id, "dir": twin.dir, "interpreter": BY_HAND,
+                        "by_hand": True})  # fmt: skip
+    return out
+
+
+def benchmark_argv(params, requests):
+    """The redis-benchmark argument list the agent would run for these cell parameters."""
+    from agent.loadgen import benchmark_argv as argv_of
+
+    return argv_of(params["host"], params["port"], params["workload"], int(requests))
+
+
+def by_hand_artefacts(result, argv, started, ended, threads=1):
+    """A by-hand run's raw files, as the agent writes a measured run's: argv, stdout, stderr
+    and a result.json with what can be known from outside (exit code, controller times)."""
+    reply = result if isinstance(result, dict) else {}
+    document = {
+        "exit_code": reply.get("rc"),
+        "timed_out": False,
+        "started": float(started),
+        "ended": float(ended),
+        # Seen from the controller: it includes the ssh round trip (the rates do not).
+        "elapsed_s": float(ended) - float(started),
+        "threads": int(threads or 1),
+        "by_hand": True,
+    }
+    return {
+        "argv.json": json.dumps(list(argv)) + "\n",
+        "stdout.csv": str(reply.get("stdout", "")),
+        "stderr.txt": str(reply.get("stderr", "")),
+        "result.json": json.dumps(document, indent=2, sort_keys=True) + "\n",
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -87,4 +137,7 @@ class FilterModule:
             "wirebench_load_replies": load_replies,
             "wirebench_agent_failure": agent_failure,
             "wirebench_agent_failed": agent_failed,
+            "wirebench_with_by_hand": with_by_hand,
+            "wirebench_benchmark_argv": benchmark_argv,
+            "wirebench_by_hand_artefacts": by_hand_artefacts,
         }

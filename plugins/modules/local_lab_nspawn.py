@@ -25,7 +25,11 @@ description:
     (C(changed=false)); one running with a different command line is restarted.
   - With O(state=stopped), sends SIGTERM to every container whose directory is O(directory)
     or lies below it (except those in O(keep)), and waits for them to end (SIGKILL after
-    O(timeout) seconds).
+    O(timeout) seconds); then kills whatever is left in those hosts' cgroups (a container's
+    init can outlive its nspawn process) and removes the cgroups.
+  - Each host runs in a cgroup of its own (C(wirebench-lab/<directory name>) in the cgroup2
+    and named systemd hierarchies), so the hosts' systemd instances never manage each
+    other's units.
   - Containers are found by their command line in /proc, so no pid file can go stale.
 options:
   state:
@@ -97,6 +101,7 @@ stopped:
 """
 
 NSPAWN = "systemd-nspawn"
+CGROUP_PARENT = "wirebench-lab"
 BOOTING_STATES = {"initializing", "starting", ""}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -224,8 +229,90 @@ def stop(pids, timeout):
                 os.kill(pid, signal.SIGKILL)
 
 
-def start(argv, log):
+def cgroup_roots(mounts="/proc/self/mounts"):
+    """The cgroup hierarchies a container's systemd manages: the cgroup2 one (unified) and,
+    on a hybrid (v1) machine, the named ``systemd`` one."""
+    roots = []
+    with open(mounts) as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            kind, options = fields[2], fields[3].split(",")
+            if kind == "cgroup2" or (kind == "cgroup" and "name=systemd" in options):
+                roots.append(fields[1])
+    return roots
+
+
+def host_cgroups(name, roots=None):
+    """The host's own cgroup in each hierarchy: <root>/wirebench-lab/<name>.
+
+    With --keep-unit and no systemd on this machine, nspawn puts the container under the
+    cgroup it was started in. Started from the same one, every lab host's systemd would
+    manage the same cgroups (<root>/payload/system.slice/ssh.service, ...): stopping a unit on
+    one host could kill or fail the same unit on another (status=219/CGROUP, "Failed to
+    kill control group"). Each host gets a cgroup of its own instead.
+    """
+    return [os.path.join(root, CGROUP_PARENT, name) for root in (roots or cgroup_roots())]
+
+
+def in_own_cgroup(pid, name, proc="/proc"):
+    """Whether process ``pid`` runs in the lab host's own cgroup (host_cgroups) in the
+    hierarchies lab hosts are placed in: cgroup2 and the named systemd one."""
+    own = f"/{CGROUP_PARENT}/{name}"
+    placed = []
+    try:
+        with open(f"{proc}/{pid}/cgroup") as handle:
+            for line in handle:
+                _hierarchy, controllers, path = line.rstrip("\n").split(":", 2)
+                if controllers in ("", "name=systemd"):
+                    placed.append(path)
+    except (OSError, ValueError):
+        return False
+    return bool(placed) and all(path == own or path.startswith(own + "/") for path in placed)
+
+
+def cgroup_pids(cgroup):
+    """Every PID in a cgroup and the cgroups below it."""
+    pids = set()
+    for folder, _dirs, files in os.walk(cgroup):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError), open(os.path.join(folder, "cgroup.procs")) as procs:
+                pids.update(int(line) for line in procs if line.strip())
+    return pids
+
+
+def empty_cgroups(cgroups, timeout):
+    """Kill whatever is left in the cgroups (a container's init and journald can outlive
+    its nspawn process) and remove them; True when nothing was left alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = set().union(*(cgroup_pids(cgroup) for cgroup in cgroups if os.path.isdir(cgroup)))
+        if not left:
+            break
+        if time.monotonic() > deadline:
+            return False
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    for cgroup in cgroups:
+        for folder, _dirs, _files in sorted(os.walk(cgroup), key=lambda entry: -len(entry[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+    return True
+
+
+def start(argv, log, cgroups=()):
     os.makedirs(os.path.dirname(log), exist_ok=True)
+    for cgroup in cgroups:
+        os.makedirs(cgroup, exist_ok=True)
+
+    def enter_cgroups():  # in the child, before systemd-nspawn runs
+        for cgroup in cgroups:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+                procs.write("0")
+
     with open(log, "wb") as output:
         process = subprocess.Popen(
             argv,
@@ -234,6 +321,7 @@ def start(argv, log):
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=enter_cgroups,  # only writes one file per hierarchy
         )
     return process.pid
 
@@ -285,22 +373,40 @@ def main():
             for pid, argv in find_containers(p["directory"], tree=True).items()
             if container_directory(argv) not in keep
         }
-        if running and not module.check_mode:
+        names = [
+            name
+            for name in sorted(os.listdir(p["directory"]) if os.path.isdir(p["directory"]) else [])
+            if os.path.normpath(os.path.join(p["directory"], name)) not in keep
+        ]
+        cgroups = [cgroup for name in names for cgroup in host_cgroups(name)]
+        leftovers = set().union(*(cgroup_pids(c) for c in cgroups if os.path.isdir(c)))
+        if (running or leftovers) and not module.check_mode:
             stop(list(running), p["timeout"])
-        module.exit_json(changed=bool(running), stopped=sorted(running))
+            if not empty_cgroups(cgroups, p["timeout"]):
+                module.fail_json(msg=f"processes of lab hosts {', '.join(names)} would not die")
+        module.exit_json(changed=bool(running or leftovers), stopped=sorted(running))
 
     argv = build_argv(p["name"], p["directory"], p["netns"], p["cpu"], p["extra_args"])
     running = find_containers(p["directory"])
     changed = False
-    if p["restart"] or len(running) != 1 or next(iter(running.values())) != argv:
+    own = os.path.basename(os.path.normpath(p["directory"]))
+    if (
+        p["restart"]
+        or len(running) != 1
+        or next(iter(running.values())) != argv
+        or not in_own_cgroup(next(iter(running)), own)  # booted by a lab-up before cgroups
+    ):
         changed = True
         if module.check_mode:
             module.exit_json(changed=True, argv=argv)
+        cgroups = host_cgroups(own)
         if running:
             stop(list(running), p["timeout"])
+        if not empty_cgroups(cgroups, p["timeout"]):
+            module.fail_json(msg=f"processes of lab host {p['name']} would not die")
         if not os.path.exists(f"/run/netns/{p['netns']}"):
             module.fail_json(msg=f"network namespace {p['netns']} does not exist")
-        pid = start(argv, p["log"])
+        pid = start(argv, p["log"], cgroups)
     else:
         pid = next(iter(running))
 

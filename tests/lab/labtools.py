@@ -13,10 +13,14 @@ from pathlib import Path
 
 import yaml
 
+from collect.rundir import load_run
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LAB_DIR = ROOT / ".lab"
 INVENTORY = ROOT / "inventory" / "local"
+RESULTS = ROOT / "results"
+RUN_ID = re.compile(r"run (\S+): \d+ cells to measure")
 RECAP = re.compile(
     r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
 )
@@ -67,6 +71,23 @@ def run_playbook(name, *args, timeout=1200):
     return run
 
 
+def run_id_of(run):
+    """The run id the run playbook printed."""
+    match = RUN_ID.search(run.output)
+    assert match, run.output[-3000:]
+    return match.group(1)
+
+
+def samples(run_id, server=None):
+    """{cell id: Sample} of a run, as collect's reader makes them of its raw folders (the
+    one reader every consumer uses); only ``server``'s with several server hosts."""
+    return {
+        sample.id: sample
+        for sample in load_run(RESULTS / run_id).samples
+        if server is None or sample.server_host == server
+    }
+
+
 def inventory_hosts():
     """The hosts inventory/local describes, with the CPU each is pinned to."""
     data = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
@@ -97,6 +118,22 @@ def ssh(host, command, known_hosts=LAB_DIR / "known_hosts", timeout=60):
         command,
     ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def lab_host_processes():
+    """PIDs of every process of a lab host, found by PID namespace, not by name: a process
+    in a PID namespace other than this machine's belongs to a container (the lab's hosts
+    are the only containers here), whatever its name and whether its nspawn is still there."""
+    own = os.readlink("/proc/self/ns/pid")
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != own:
+                    found.append(int(entry))
+            except OSError:
+                continue  # it ended meanwhile
+    return found
 
 
 def lab_processes():

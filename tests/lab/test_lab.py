@@ -20,6 +20,7 @@ from .labtools import (
     LAB_DIR,
     ROOT,
     ansible_env,
+    lab_host_processes,
     lab_processes,
     run_playbook,
     ssh,
@@ -152,6 +153,23 @@ def test_cpu_pinning_is_in_effect(lab_up, hosts):
         assert allowed == str(host.cpu), host.name
 
 
+def test_each_host_runs_in_cgroups_of_its_own(lab_up, hosts):
+    """Two hosts' systemd sharing one cgroup tree would manage each other's units (a stop on
+    one failed the other's start with status=219/CGROUP)."""
+    seen = {}
+    for nspawn in lab_processes():
+        argv = Path(f"/proc/{nspawn}/cmdline").read_bytes().split(b"\0")
+        name = next(a.split(b"=", 1)[1].decode() for a in argv if a.startswith(b"--machine="))
+        init = int(Path(f"/proc/{nspawn}/task/{nspawn}/children").read_text().split()[0])
+        lines = Path(f"/proc/{init}/cgroup").read_text().splitlines()
+        placed = [
+            line.split(":", 2)[2] for line in lines if line.split(":")[1] in ("", "name=systemd")
+        ]
+        assert placed and all(p.startswith(f"/wirebench-lab/{name}/") for p in placed), lines
+        seen[name] = placed
+    assert sorted(seen) == sorted(hosts)
+
+
 def test_lab_up_again_changes_nothing(lab_up):
     again = run_playbook("lab-up")
     assert again.returncode == 0, again.output[-4000:]
@@ -178,9 +196,20 @@ def test_lab_up_restarts_a_host_that_died(lab_up, hosts):
 
 
 def test_lab_down_leaves_nothing_but_the_image(lab_up):
+    # A host whose nspawn process died under it: its systemd and everything it runs go on,
+    # in the host's PID namespace, with no nspawn process to find by name.
+    load_nspawn = [
+        pid
+        for pid in lab_processes()
+        if b"--machine=load1" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(load_nspawn) == 1
+    os.kill(load_nspawn[0], signal.SIGKILL)
+    assert lab_host_processes(), "killing nspawn took its host down: nothing to test"
     down = run_playbook("lab-down")
     assert down.returncode == 0, down.output[-4000:]
     assert lab_processes() == []
+    assert lab_host_processes() == []
     assert list_lab_netns() == []
     assert lab_links() == []
     assert not (LAB_ROOT / "hosts").exists()
@@ -215,3 +244,4 @@ def test_lab_up_converges_an_earlier_sessions_leftovers(lab_up, hosts):
         down = run_playbook("lab-down")
     assert down.returncode == 0, down.output[-4000:]
     assert lab_processes() == [] and list_lab_netns() == [] and lab_links() == []
+    assert lab_host_processes() == []

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import pytest
 
-from .labtools import ROOT, lab_processes, run_playbook
+from .labtools import RESULTS, ROOT, lab_host_processes, run_id_of, run_playbook, samples
 
 pytestmark = [
     pytest.mark.lab,
@@ -19,7 +18,6 @@ pytestmark = [
 ]
 
 INVENTORY = ["-i", "inventory/local"]
-RESULTS = ROOT / "results"
 LOAD_HOSTS = ["load1", "load2"]
 RAW_FILES = {"argv.json", "stdout.csv", "stderr.txt", "result.json"}
 
@@ -37,7 +35,7 @@ def two_load_hosts():
         yield
     finally:
         run_playbook("lab-down")
-        assert not lab_processes()
+        assert not lab_host_processes()
         assert not (ROOT / "inventory" / "local" / "generated-load-hosts.yml").exists()
 
 
@@ -52,44 +50,44 @@ def run_with_two_load_hosts(two_load_hosts):
     }
     run = run_playbook("run", *INVENTORY, "-e", "@presets/quick.yml", "-e", json.dumps(extra))
     assert run.returncode == 0, run.output[-5000:]
-    run_id = re.search(r"run (\S+): \d+ cells to measure", run.output).group(1)
-    found = [
-        json.loads(path.read_text()) for path in (RESULTS / run_id / "raw").glob("*/sample.json")
-    ]
-    return run_id, found
+    run_id = run_id_of(run)
+    return run_id, list(samples(run_id).values())
 
 
 def test_every_cell_ran_on_both_load_hosts(run_with_two_load_hosts):
     run_id, found = run_with_two_load_hosts
-    assert sorted(sample["id"] for sample in found) == [
+    assert sorted(sample.id for sample in found) == [
         "asyncio-protocol@cpython3.11/get#1", "redis@native/get#1", "uvloop-protocol@cpython3.11/get#1",
     ]  # fmt: skip
     for sample in found:
-        assert sample["status"] == "ok", sample
-        assert sorted(sample["load_hosts"]) == LOAD_HOSTS
+        assert sample.status == "ok", sample
+        assert sorted(sample.load_hosts) == LOAD_HOSTS
         # Both hosts were given one start time, and each says how late it really started.
-        starts = {entry["start_at"] for entry in sample["load_hosts"].values()}
+        starts = {run.start_at for run in sample.load_hosts.values()}
         assert len(starts) == 1 and None not in starts
-        assert all(entry["start_lag_s"] >= 0 for entry in sample["load_hosts"].values())
-        for host, entry in sample["load_hosts"].items():
-            assert entry["exit_code"] == 0 and entry["client_cpu_s"] > 0, (host, entry)
-            assert 0 < entry["load_cpu"]["busy_fraction"] <= 1
-            raw = RESULTS / run_id / "raw" / re.sub("[/#]", "_", sample["id"]) / host
+        assert all(run.start_lag_s >= 0 for run in sample.load_hosts.values())
+        # Their runs overlapped: the summed rate is what the server did.
+        assert sample.load_overlap > 0.5
+        for host, run in sample.load_hosts.items():
+            assert run.exit_code == 0 and run.client_cpu_s > 0, (host, run)
+            assert 0 < run.load_cpu_busy <= 1
+            # Nothing else started on either load host while they measured.
+            assert run.pids_started_during_run == 0, (host, run)
+            raw = RESULTS / run_id / "raw" / sample.cell.dir / host
             assert {path.name for path in raw.iterdir()} == RAW_FILES
             # Each host ran its share of the requests.
             argv = json.loads((raw / "argv.json").read_text())
-            assert int(argv[argv.index("-n") + 1]) == -(-sample["requests"] // 2)
+            assert int(argv[argv.index("-n") + 1]) == -(-sample.requests // 2)
 
 
 def test_throughput_is_the_sum_and_each_hosts_latency_is_kept(run_with_two_load_hosts):
     _, found = run_with_two_load_hosts
     for sample in found:
-        rates = [entry["tests"]["GET"]["rps"] for entry in sample["load_hosts"].values()]
-        assert all(rate > 0 for rate in rates)
-        assert sample["rps"]["GET"] == pytest.approx(sum(rates))
-        for entry in sample["load_hosts"].values():
-            latency = entry["tests"]["GET"]
-            assert 0 < latency["p50_latency_ms"] <= latency["max_latency_ms"]
+        rates = [metrics["rps"] for metrics in sample.tests["GET"].hosts.values()]
+        assert len(rates) == 2 and all(rate > 0 for rate in rates)
+        assert sample.rps["GET"] == pytest.approx(sum(rates))
+        for metrics in sample.tests["GET"].hosts.values():
+            assert 0 < metrics["p50_latency_ms"] <= metrics["max_latency_ms"]
 
 
 def test_the_run_meta_names_both_load_hosts(run_with_two_load_hosts):
