@@ -33,7 +33,7 @@ def list_implementations(as_json: bool) -> None:
                 "interpreters": list(impl.interpreters),
                 "packages": list(impl.packages),
                 "description": impl.description,
-                "parser": impl.parser,
+                "parsers": dict(impl.parsers),
                 "runs_here": reason is None,
                 "reason": reason,
             }
@@ -46,8 +46,8 @@ def list_implementations(as_json: bool) -> None:
 
 
 # Packages whose version changes what a server measures besides the implementations' own
-# (registry packages): what gevent pulls in (greenlet), and the request parser every
-# implementation asking for it uses wherever it is installed (hiredis, servers.hiredis_parser).
+# (registry packages): what gevent pulls in (greenlet), and the request parser the
+# implementations use on CPython wherever it is installed (hiredis, servers.hiredis_parser).
 RELEVANT_PACKAGES = ("greenlet", "hiredis")
 
 
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"python -m servers: cannot read --requirepass-file: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    wanted_parser = impl.parser_for(registry.current_interpreter())
     options = runtime.Options(
         implementation=impl.name,
         variant=impl.variant,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         requirepass=args.requirepass,
         max_clients=args.maxclients,
-        parser=hiredis_parser.parser_in_use(impl.parser),
+        parser=hiredis_parser.describe(wanted_parser),
     )
     try:
         sock = runtime.listen(options.bind, options.port)
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         password=options.requirepass,
         max_clients=options.max_clients,
         port=sock.getsockname()[1],
-        parser=options.parser,
+        parser=hiredis_parser.parser_in_use(wanted_parser),
     )
     module = importlib.import_module(f"servers.{impl.module}")
     runtime.announce(options, sock, impl.packages)

@@ -22,32 +22,31 @@ except ImportError:  # the Python parser alone then
     hiredis = None
 
 # Bytes that start a reply type hiredis reads as a bulk-string argument (simple string +,
-# big number (, verbatim string =), as an array at the top level (set ~), or that makes it
-# drop bytes (attribute |). redis refuses all of them in a request, or reads them as an
-# inline command. A chunk holding one anywhere goes to the Python parser: every other type
-# hiredis accepts comes back as something other than bytes in a list, which is checked.
-AMBIGUOUS_BYTES = (b"+", b"(", b"=", b"~", b"|")
+# big number (, verbatim string =), as something iterable at the top level (set ~, map %,
+# push >), or that make it drop bytes (attribute |). redis refuses each of them in a
+# request, or reads it as an inline command. A chunk holding one anywhere goes to the Python
+# parser; every other type hiredis accepts comes back as something other than bytes inside
+# a list, which is checked.
+AMBIGUOUS_BYTES = b"+(=~%>|"
 # An empty request: fed after a chunk, hiredis returns exactly [] for it only when the chunk
 # ended on a request boundary (inside a request it would become part of that request).
 BOUNDARY_PROBE = b"*0\r\n"
-_LIST = {list}
 _BYTES = {bytes}
-
-
-def hiredis_version() -> str | None:
-    return None if hiredis is None else hiredis.__version__
 
 
 class HiredisParser:
     """The interface of protocol.RequestParser, with hiredis parsing whole chunks of requests."""
 
-    __slots__ = ("_python", "_reader", "_ready", "chunks_parsed_by_hiredis")
+    __slots__ = ("_max_chunk", "_python", "_python_idle", "_reader", "_ready", "hiredis_chunks")
 
     def __init__(self, **options) -> None:
         self._python = protocol.RequestParser(**options)
+        self._python_idle = True  # the Python parser holds nothing: hiredis may go on
+        # A chunk no longer than the bulk limit cannot hold a bulk over it.
+        self._max_chunk = self._python.max_bulk_len
         self._reader = hiredis.Reader()
         self._ready: list[list[bytes]] = []  # parsed by hiredis, not yet taken
-        self.chunks_parsed_by_hiredis = 0
+        self.hiredis_chunks = 0  # chunks hiredis parsed (the others went to Python)
 
     @property
     def authenticated(self) -> bool:
@@ -62,38 +61,39 @@ class HiredisParser:
         return bool(self._ready) or self._python.in_request
 
     def feed(self, data: bytes) -> None:
-        # hiredis only between requests, and after AUTH: the Python parser checks the
-        # limits redis sets before it.
-        python = self._python
-        if python.authenticated and not python.in_request and len(data) <= python.max_bulk_len:
+        # hiredis only between requests, and after AUTH: before it the Python parser
+        # applies the tighter limits redis sets.
+        if self._python_idle and self._python.authenticated and len(data) <= self._max_chunk:
             commands = self._whole_requests(data)
             if commands is not None:
-                self._ready.extend(commands)
-                self.chunks_parsed_by_hiredis += 1
+                self._ready += commands
+                self.hiredis_chunks += 1
                 return
-        python.feed(data)
+        self._python_idle = False
+        self._python.feed(data)
 
     def commands(self, limit: int) -> list[list[bytes]]:
-        """As protocol.RequestParser.commands: hiredis's requests come first, as they
-        were received first (the Python parser gets bytes only while it has some already,
-        or when hiredis refused the chunk)."""
+        """As protocol.RequestParser.commands. hiredis's requests come first: the Python
+        parser is given bytes only while it holds some already, or when hiredis refused
+        them, so whatever it holds arrived after them."""
         ready = self._ready
-        if not ready:
-            return self._python.commands(limit)
-        if len(ready) <= limit:
-            self._ready = []
-            return ready
-        batch = ready[:limit]
-        del ready[:limit]
-        return batch
+        if ready:
+            if len(ready) <= limit:
+                self._ready = []
+                return ready
+            batch = ready[:limit]
+            del ready[:limit]
+            return batch
+        if self._python_idle:
+            return []
+        commands = self._python.commands(limit)
+        self._python_idle = not self._python.in_request
+        return commands
 
     def _whole_requests(self, data: bytes) -> list[list[bytes]] | None:
         """The requests in ``data`` if it is nothing but whole plain multibulk requests."""
-        if data[:1] != b"*":
-            return None  # an inline command: the Python parser's
-        for byte in AMBIGUOUS_BYTES:
-            if byte in data:
-                return None
+        if data[0] != 0x2A or len(data.translate(None, AMBIGUOUS_BYTES)) != len(data):
+            return None  # inline (the first byte is not '*'), or a type to leave to Python
         reader = self._reader
         reader.feed(data)
         try:
@@ -107,7 +107,7 @@ class HiredisParser:
             return None
         if not _are_requests(commands):
             return None
-        if [] in commands:  # *0: skipped, as redis does
+        if not all(commands):  # *0: skipped, as redis does
             commands = [command for command in commands if command]
         return commands
 
@@ -119,26 +119,36 @@ def _ends_between_requests(reader) -> bool:
 
 
 def _are_requests(commands: list) -> bool:
-    """Every command a list (not a push, map or null) of bytes (not an integer, error,
-    nested array or null): what plain multibulk requests give."""
-    if not commands:
-        return True
-    return set(map(type, commands)) == _LIST and set(
-        map(type, chain.from_iterable(commands))
-    ).issubset(_BYTES)
+    """Every command iterable (an array: no integer, error or null) and every argument
+    bytes (no integer, error, null, double, boolean or nested array), as plain multibulk
+    requests give. (No command is bytes either: its items would be ints.)"""
+    try:
+        return set(map(type, chain.from_iterable(commands))) == _BYTES
+    except TypeError:
+        return False
 
 
-# What a server may ask for: "hiredis" (hiredis in front of the Python parser, where
-# hiredis is installed) or "python" (the Python parser alone).
+# What an implementation may ask for (registry.Implementation.parsers): "hiredis"
+# (hiredis in front of the Python parser, where hiredis is installed) or "python".
 PARSERS = ("hiredis", "python")
 
 
-def parser_in_use(preference: str) -> str:
-    """The parser a server asking for ``preference`` gets on this interpreter."""
-    if preference not in PARSERS:
-        raise ValueError(f"unknown parser {preference!r} (known: {', '.join(PARSERS)})")
-    if preference == "hiredis" and hiredis is not None:
+def parser_in_use(wanted: str) -> str:
+    """The parser a server that wants ``wanted`` gets here: hiredis only if installed."""
+    if wanted not in PARSERS:
+        raise ValueError(f"unknown parser {wanted!r} (known: {', '.join(PARSERS)})")
+    if wanted == "hiredis" and hiredis is not None:
         return "hiredis"
+    return "python"
+
+
+def describe(wanted: str) -> str:
+    """What the start line says: ``hiredis 3.5.0``, ``python``, or why not hiredis."""
+    in_use = parser_in_use(wanted)
+    if in_use == "hiredis":
+        return f"hiredis {hiredis.__version__}"
+    if wanted == "hiredis":
+        return "python: hiredis not installed"
     return "python"
 
 

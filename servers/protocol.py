@@ -253,10 +253,15 @@ class RequestParser:
         self.bytes_scanned = 0
 
     def feed(self, data: bytes) -> None:
-        self._parts.append(data)
-        self._parts_size += len(data)
         self._fed += len(data)
-        pending = self.pending
+        if self._pos >= len(self._buffer) and not self._parts:
+            self._buffer = data  # all consumed (the common case): no copy, no join
+            self._pos = 0
+            pending = len(data)
+        else:
+            self._parts.append(data)
+            self._parts_size += len(data)
+            pending = self.pending
         if pending > self.max_query_buffer:
             raise QueryBufferOverflow(
                 f"query buffer of {pending} bytes exceeds {self.max_query_buffer}"
@@ -297,6 +302,9 @@ class RequestParser:
             limit = 1
         found: list[list[bytes]] = []
         while len(found) < limit:
+            if self._args is None and self._pos >= len(self._buffer):
+                self._stall(1)  # between requests, all consumed
+                break
             if self._args is None and self.authenticated:
                 batch = self._fast_batch(limit - len(found))
                 if batch:
@@ -442,9 +450,9 @@ class RequestParser:
         a large, bad or incomplete request) stops the batch and is left to the general path.
         """
         start, buffer = self._pos, self._buffer
-        if start >= len(buffer) or buffer[start] != 0x2A:  # not a multibulk: inline
+        if buffer[start] != 0x2A:  # not a multibulk: inline
             return []
-        consumed = self._fed - self.pending
+        consumed = self._fed - (len(buffer) - start)  # (no parts: commands() joined them)
         if self._fast_scanned > FAST_PATH_SCAN_RATIO * consumed + FAST_PATH_WINDOW:
             return []  # it gave up too often lately: let the general path catch up
         window = buffer[start : start + FAST_PATH_WINDOW]
@@ -458,7 +466,7 @@ class RequestParser:
         array_counts, bulk_lengths, headers = _ARRAY_COUNTS, _BULK_LENGTHS, _BULK_HEADERS
         table_size = len(headers)
         i = 0
-        while i < complete and len(commands) < limit:
+        while i < complete:
             count = array_counts.get(lines[i])
             if count is None:
                 break
@@ -480,6 +488,11 @@ class RequestParser:
                     break
                 append(args)
             i = end
-        if commands:
+            limit -= 1
+            if not limit:
+                break
+        if i == complete:  # everything up to the last CRLF
+            self._pos = start + len(window) - len(lines[complete])
+        elif commands:
             self._pos = start + sum(map(len, lines[:i])) + 2 * i
         return commands

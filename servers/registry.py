@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 CPYTHON = "cpython"
 PYPY = "pypy"
+# On PyPy every implementation parses with the Python parser: PyPy's JIT runs it about ten
+# times faster than hiredis, which PyPy can only call through cpyext, its slow emulation of
+# CPython's C API (servers.hiredis_parser). An entry may choose otherwise with ``parsers``.
 
 
 @dataclass(frozen=True)
@@ -23,9 +26,12 @@ class Implementation:
     interpreters: tuple[str, ...]  # sys.implementation.name values it supports
     packages: tuple[str, ...]  # third-party packages it imports
     description: str
-    # "hiredis": requests parsed by hiredis where it is installed, by the Python parser
-    # otherwise; "python": by the Python parser always (servers.hiredis_parser).
-    parser: str = "hiredis"
+    # The request parser on each interpreter (servers.hiredis_parser): "hiredis" (hiredis
+    # where it is installed, the Python parser otherwise) or "python".
+    parsers: tuple[tuple[str, str], ...] = ((CPYTHON, "hiredis"), (PYPY, "python"))
+
+    def parser_for(self, interpreter: str) -> str:
+        return dict(self.parsers).get(interpreter, "python")
 
     def unsupported_reason(self, interpreter: str) -> str | None:
         """Why this implementation cannot run on ``interpreter``, or None if it can."""

@@ -17,7 +17,7 @@ try:
 except ImportError:  # pragma: no cover - not on Linux
     resource = None
 
-from servers import __version__, hiredis_parser
+from servers import __version__
 
 log = logging.getLogger("servers")
 
@@ -35,7 +35,7 @@ class Options:
     port: int
     requirepass: str | None
     max_clients: int
-    parser: str  # the request parser in use: "hiredis" or "python"
+    parser: str  # the request parser in use, as hiredis_parser.describe() names it
 
 
 def listen(bind: str, port: int) -> socket.socket:
@@ -84,20 +84,13 @@ def package_versions(packages) -> str:
     return ", ".join(versions) if versions else "none"
 
 
-def parser_description(parser: str) -> str:
-    """``hiredis 3.5.0`` or ``python``: which parser reads the requests, and its version."""
-    if parser == "hiredis":
-        return f"hiredis {hiredis_parser.hiredis_version()}"
-    return parser
-
-
 def announce(options: Options, sock: socket.socket, packages) -> None:
     """The one start line: implementation, interpreter, packages, the address really bound."""
     host, port = sock.getsockname()[:2]
     print(
         f"wirebench-server {__version__}: implementation={options.implementation} "
         f"interpreter={platform.python_implementation()} {platform.python_version()} "
-        f"packages=[{package_versions(packages)}] parser={parser_description(options.parser)} "
+        f"packages=[{package_versions(packages)}] parser=[{options.parser}] "
         f"listening={host}:{port} "
         f"maxclients={options.max_clients} auth={'on' if options.requirepass else 'off'}",
         file=sys.stderr,

@@ -1,17 +1,22 @@
-"""The request parser on its own: chunking, the fast path, inline splitting, limits."""
+"""The request parsers on their own: chunking, the fast path, hiredis and what it must leave
+to the Python parser, inline splitting, limits, and parsing work linear in the input."""
 
 from __future__ import annotations
 
 import random
+from itertools import chain
 
 import pytest
 
+from servers.hiredis_parser import HiredisParser
 from servers.protocol import (
     ProtocolError,
     QueryBufferOverflow,
     RequestParser,
     split_inline,
 )
+
+PARSERS = {"python": RequestParser, "hiredis": HiredisParser}
 
 
 def multibulk(args: list[bytes]) -> bytes:
@@ -39,8 +44,10 @@ def random_stream(rng: random.Random, count: int) -> tuple[bytes, list[list[byte
     return b"".join(data), expected
 
 
-def parse_in_chunks(data: bytes, cuts: list[int], **parser_options) -> list[list[bytes]]:
-    parser = RequestParser(**parser_options)
+def parse_in_chunks(
+    data: bytes, cuts: list[int], parser_class=RequestParser, **parser_options
+) -> list[list[bytes]]:
+    parser = parser_class(**parser_options)
     found = []
     previous = 0
     for cut in [*cuts, len(data)]:
@@ -55,13 +62,14 @@ def parse_in_chunks(data: bytes, cuts: list[int], **parser_options) -> list[list
     return found
 
 
+@pytest.mark.parametrize("parser_class", PARSERS.values(), ids=PARSERS)
 @pytest.mark.parametrize("seed", range(40))
-def test_any_chunking_gives_the_same_commands(seed):
+def test_any_chunking_gives_the_same_commands(seed, parser_class):
     rng = random.Random(seed)
     data, expected = random_stream(rng, 60)
     cuts = sorted(rng.sample(range(1, len(data)), min(25, len(data) - 1)))
-    assert parse_in_chunks(data, []) == expected
-    assert parse_in_chunks(data, cuts) == expected
+    assert parse_in_chunks(data, [], parser_class) == expected
+    assert parse_in_chunks(data, cuts, parser_class) == expected
 
 
 def test_fast_and_general_path_agree():
@@ -113,3 +121,160 @@ def test_query_buffer_limit():
 )
 def test_split_inline_like_sdssplitargs(line, args):
     assert split_inline(line) == args
+
+
+# hiredis ------------------------------------------------------------------------------------
+def outcome(parser_class, chunks: list[bytes]) -> list:
+    """Every command a parser finds in ``chunks``, then the protocol error it stops at."""
+    parser = parser_class()
+    found: list = []
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+            while True:
+                commands = parser.commands(1000)
+                if not commands:
+                    break
+                found.extend(commands)
+    except ProtocolError as exc:
+        found.append(f"ProtocolError: {exc}")
+    return found
+
+
+PLAIN = multibulk([b"SET", b"k", b"v"]) + multibulk([b"GET", b"k"])
+# What hiredis reads as a reply but redis does not take as a request, each inside an
+# array and at the top level: a type byte hiredis knows, in every RESP2 and RESP3 form.
+REPLY_TYPES = [
+    b"+PING\r\n", b"-ERR x\r\n", b":1\r\n", b"$-1\r\n", b"*1\r\n$1\r\na\r\n", b"*-1\r\n",
+    b"_\r\n", b",1.5\r\n", b"#t\r\n", b"(123\r\n", b"=8\r\ntxt:PING\r\n",
+    b"%1\r\n$1\r\na\r\n$1\r\nb\r\n", b"~1\r\n$1\r\na\r\n", b">1\r\n$1\r\na\r\n",
+    b"|1\r\n$1\r\na\r\n$1\r\nb\r\n$4\r\nPING\r\n", b"*0\r\n",
+]  # fmt: skip
+UNUSUAL = [
+    *(b"*2\r\n$4\r\nECHO\r\n" + item for item in REPLY_TYPES),
+    *(item + multibulk([b"PING"]) for item in REPLY_TYPES),
+    b"PING\r\n",  # inline
+    multibulk([b"PING"]) + b"PING\r\n",
+    b"*1\rX$4\r\nPING\r\n",  # redis ends a multibulk line at CR and skips the next byte
+    b"*1\r\n$4\rXPING\r\n",
+    b"*1\r\n$4\r\nPINGxx",  # the two bytes after a payload are not checked
+    b"*1\r\n$04\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI",  # ends inside a request
+    b"*2\r\n$4\r\nECHO\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$3\r\n",
+    b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n",  # deeper than hiredis goes
+]
+
+
+@pytest.mark.parametrize("data", UNUSUAL, ids=range(len(UNUSUAL)))
+def test_hiredis_parser_reads_what_the_python_parser_reads(data):
+    """Whole, and cut anywhere: each chunk hiredis takes must read as the reference reads it."""
+    assert outcome(HiredisParser, [PLAIN, data]) == outcome(RequestParser, [PLAIN, data])
+    for cut in range(1, len(data)):
+        chunks = [PLAIN, data[:cut], data[cut:]]
+        assert outcome(HiredisParser, chunks) == outcome(RequestParser, chunks)
+
+
+def test_hiredis_takes_whole_plain_requests_and_leaves_the_rest():
+    parser = HiredisParser()
+    parser.feed(PLAIN)
+    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]]
+    assert parser.hiredis_chunks == 1
+    parser.feed(PLAIN[:7])  # part of a request: the Python parser's, until it is idle again
+    parser.feed(PLAIN[7:] + PLAIN)
+    parser.feed(b"PING\r\n")
+    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]] * 2 + [[b"PING"]]
+    assert parser.hiredis_chunks == 1
+    parser.feed(PLAIN)
+    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]]
+    assert parser.hiredis_chunks == 2
+
+
+def test_hiredis_only_after_auth():
+    """Before AUTH redis refuses more than 10 arguments: hiredis would not."""
+    parser = HiredisParser(authenticated=False)
+    parser.feed(multibulk([b"AUTH", b"pass"]))
+    assert parser.commands(1000) == [[b"AUTH", b"pass"]]
+    assert parser.hiredis_chunks == 0
+    parser.authenticated = True
+    parser.feed(multibulk([b"DEL", *[b"k"] * 20]))
+    assert parser.commands(1000) == [[b"DEL", *[b"k"] * 20]]
+    assert parser.hiredis_chunks == 1
+
+
+@pytest.mark.parametrize("parser_class", PARSERS.values(), ids=PARSERS)
+def test_commands_come_in_batches_of_the_limit(parser_class):
+    parser = parser_class()
+    parser.feed(multibulk([b"INCR", b"n"]) * 1200 + b"PING\r\n" * 100)
+    batches = []
+    while True:
+        batch = parser.commands(500)
+        if not batch:
+            break
+        batches.append(batch)
+    assert [len(batch) for batch in batches] == [500, 500, 300]
+    assert list(chain.from_iterable(batches)) == [[b"INCR", b"n"]] * 1200 + [[b"PING"]] * 100
+
+
+# Linear-time parsing ------------------------------------------------------------------------
+def parse_all(parser: RequestParser, chunks) -> int:
+    """Feed every chunk, taking the requests as a server would; how many there were."""
+    count = 0
+    for chunk in chunks:
+        parser.feed(chunk)
+        while True:
+            commands = parser.commands(500)
+            if not commands:
+                break
+            count += len(commands)
+    assert not parser.in_request
+    return count
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# Each of these cost the former parser time quadratic in its size; the bounds below are a
+# small multiple of the input, where quadratic work would be hundreds of times it.
+def test_many_inline_commands_in_one_chunk_are_scanned_once():
+    data = b"PING\r\n" * 8000
+    parser = RequestParser()
+    assert parse_all(parser, [data]) == 8000
+    assert len(data) // 2 <= parser.bytes_scanned <= len(data)
+    assert parser.bytes_copied == 0
+
+
+def test_a_large_value_in_small_chunks_is_copied_a_bounded_number_of_times():
+    value = b"x" * (4 * 1024 * 1024)
+    data = multibulk([b"SET", b"k", value])
+    parser = RequestParser()
+    assert parse_all(parser, pieces(data, 65536)) == 1
+    assert len(value) <= parser.bytes_copied <= 2 * len(data)
+    assert parser.bytes_scanned <= len(data)
+
+
+def test_many_arguments_in_small_chunks_are_parsed_once():
+    data = multibulk([b"DEL", *(b"key:%d" % i for i in range(200_000))])
+    parser = RequestParser()
+    assert parse_all(parser, pieces(data, 65536)) == 1
+    assert len(data) // 2 <= parser.bytes_copied <= 2 * len(data)
+    assert len(data) // 4 <= parser.bytes_scanned <= 2 * len(data)  # the $ lines, once
+
+
+def test_a_long_line_byte_by_byte_is_joined_once():
+    data = b"ECHO " + b"a" * 60_000 + b"\r\n"
+    parser = RequestParser()
+    assert parse_all(parser, pieces(data, 1)) == 1
+    assert len(data) <= parser.bytes_copied <= 2 * len(data)
+    assert len(data) <= parser.bytes_scanned <= 3 * len(data)
+
+
+def test_the_fast_path_stops_rescanning_what_it_keeps_giving_up_on():
+    """Every other request is one the fast path cannot take: it must not split the rest of
+    the buffer again for each of them."""
+    data = (multibulk([b"GET", b"k"]) + b"PING\r\n" + multibulk([b"SET", b"k", b"a\r\nb"])) * 5000
+    parser = RequestParser()
+    assert parse_all(parser, [data]) == 15000
+    assert len(data) // 2 <= parser.bytes_scanned <= 4 * len(data)
+    assert parser.bytes_copied <= 3 * len(data)
