@@ -77,7 +77,11 @@ META = Fields(
                     "interpreters": Maybe(ListOf(Fields({"name": TEXT}))),
                     "workloads": Maybe(ListOf(Fields({"name": TEXT}))),
                     "repetitions": Maybe(INTEGER),
-                    "adaptive": Maybe(Fields({"target": NUMBER})),
+                    # {} when off (a fixed number of repetitions).
+                    "adaptive": Maybe(
+                        Fields({"target": Maybe(NUMBER), "min_repetitions": Maybe(INTEGER)})
+                    ),
+                    "benchmark_timeout": Maybe(NUMBER),
                 }
             )
         ),

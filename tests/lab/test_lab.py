@@ -177,14 +177,19 @@ def test_lab_up_again_changes_nothing(lab_up):
     assert len(lab_processes()) == 2
 
 
-def test_lab_up_restarts_a_host_that_died(lab_up, hosts):
-    load_pid = [
+def nspawn_of(name):
+    """The PID of the nspawn process running lab host ``name``."""
+    found = [
         pid
         for pid in lab_processes()
-        if b"--machine=load1" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if f"--machine={name}".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
-    assert len(load_pid) == 1
-    os.kill(load_pid[0], signal.SIGTERM)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_lab_up_restarts_a_host_that_died(lab_up, hosts):
+    os.kill(nspawn_of(LOAD), signal.SIGTERM)
     deadline = time.monotonic() + 30
     while len(lab_processes()) == 2 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -198,13 +203,7 @@ def test_lab_up_restarts_a_host_that_died(lab_up, hosts):
 def test_lab_down_leaves_nothing_but_the_image(lab_up):
     # A host whose nspawn process died under it: its systemd and everything it runs go on,
     # in the host's PID namespace, with no nspawn process to find by name.
-    load_nspawn = [
-        pid
-        for pid in lab_processes()
-        if b"--machine=load1" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
-    assert len(load_nspawn) == 1
-    os.kill(load_nspawn[0], signal.SIGKILL)
+    os.kill(nspawn_of(LOAD), signal.SIGKILL)
     assert lab_host_processes(), "killing nspawn took its host down: nothing to test"
     down = run_playbook("lab-down")
     assert down.returncode == 0, down.output[-4000:]
