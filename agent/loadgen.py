@@ -27,6 +27,7 @@ import time
 WAIT_SECONDS = 30.0
 PRELOAD_BATCH = 1000
 PROC_STAT = "/proc/stat"
+PROC_STATUS = "/proc/self/status"
 # The last PID handed out in this host's PID namespace: how many processes and threads
 # started on the host while redis-benchmark ran (nothing of wirebench should).
 LAST_PID = "/proc/sys/kernel/ns_last_pid"
@@ -40,6 +41,9 @@ IOWAIT = 4
 # After a timeout or a dead server: redis-benchmark prints what it measured on SIGINT; it
 # gets this long before SIGKILL.
 INTERRUPT_GRACE = 10.0
+# After the run, how long the watch connection waits for INFO cpu: a wedged server (the
+# reason a run timed out) must not hold the reply for ever.
+AFTER_RUN_REPLY_SECONDS = 5.0
 
 
 class CellError(Exception):
@@ -286,6 +290,27 @@ def others_started(pids, argv: list):
     return max(pids - own, 0)
 
 
+def cpu_list(text: str) -> list:
+    """The CPUs of a kernel CPU list such as ``0-2,5`` (cpuset(7))."""
+    cpus = []
+    for part in text.strip().split(","):
+        first, _, last = part.partition("-")
+        cpus += range(int(first), int(last or first) + 1)
+    return sorted(cpus)
+
+
+def allowed_cpus() -> list:
+    """The CPUs this process may run on (its affinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    # PyPy has no sched_getaffinity; the kernel says the same in /proc/self/status.
+    with open(PROC_STATUS) as handle:
+        for line in handle:
+            if line.startswith("Cpus_allowed_list:"):
+                return cpu_list(line.split(":", 1)[1])
+    return sorted(read_cpu_jiffies())
+
+
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -298,6 +323,17 @@ def _interrupt(process: subprocess.Popen) -> None:
         process.wait(timeout=INTERRUPT_GRACE)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Whether the server closed (or reset) an idle, non-blocking connection. The server
+    never writes to it, so anything readable is its close."""
+    try:
+        return not sock.recv(4096)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _collect_output(process, timeout: float, watch) -> tuple:
@@ -323,15 +359,7 @@ def _collect_output(process, timeout: float, watch) -> tuple:
                 break
             for key, _ in selector.select(remaining):
                 if key.data == "watch":
-                    # An idle connection: the server never writes to it, so anything
-                    # readable is its close (it died) or a reset.
-                    try:
-                        data = watch.sock.recv(4096)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
+                    if _closed(watch.sock):
                         server_closed = True
                         selector.unregister(watch.sock)
                     continue
@@ -366,17 +394,20 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     command = [*argv, "-a", password] if password else argv
     # The CPUs redis-benchmark may use (a pinned container or taskset limits them); on a
     # shared or pinned host the machine-wide "cpu" line would hide a saturated client.
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = allowed_cpus()
     server_cpu_before = server_cpu_seconds(watch) if watch is not None else None
     client_cpu_before = children_cpu_seconds()
     jiffies_before = read_cpu_jiffies()
     started = time.time()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a timeout kills redis-benchmark and nothing else
-    )
+    try:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a timeout kills redis-benchmark and nothing else
+        )
+    except OSError as exc:  # not installed: not the server's fault (an OSError says no_answer)
+        raise CellError("benchmark_error", f"cannot run {argv[0]}: {exc}") from None
     last_pid_at_start = read_last_pid()  # after redis-benchmark's own PID
     stdout, stderr, timed_out, server_closed = _collect_output(process, timeout, watch)
     last_pid_at_end = read_last_pid()
@@ -384,13 +415,18 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     jiffies_after = read_cpu_jiffies()
     client_cpu = children_cpu_seconds() - client_cpu_before
     server_cpu = None
-    if watch is not None and not server_closed and server_cpu_before is not None:
-        watch.sock.setblocking(True)
+    if watch is not None and not server_closed:
+        # Also a question whether the server lives: redis-benchmark may end by itself when
+        # the server dies (its connections are reset) before the watch's close is seen.
+        watch.sock.settimeout(AFTER_RUN_REPLY_SECONDS)
         try:
             after = server_cpu_seconds(watch)
         except (OSError, CellError):
             after = None
-        server_cpu = None if after is None else round(after - server_cpu_before, 6)
+            watch.sock.setblocking(False)
+            server_closed = _closed(watch.sock)  # not a wedged server that did not answer
+        if after is not None and server_cpu_before is not None:
+            server_cpu = round(after - server_cpu_before, 6)
     return {
         "argv": [*argv, "-a", "<redacted>"] if password else argv,
         "stdout": stdout,
