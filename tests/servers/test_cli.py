@@ -106,6 +106,21 @@ def test_start_line_names_implementation_interpreter_and_address(server):
     assert "implementation=" in first_line
 
 
+def test_start_line_names_the_parser(server):
+    """On CPython with hiredis installed (the venv has it), hiredis parses the requests."""
+    from importlib import metadata
+
+    assert f"parser=[hiredis {metadata.version('hiredis')}]" in server.log.splitlines()[0]
+
+
+def test_list_json_names_each_interpreters_parser():
+    rows = json.loads(run_servers("--list", "--json").stdout)
+    assert {row["name"]: row["parsers"] for row in rows}["asyncio-protocol"] == {
+        "cpython": "hiredis",
+        "pypy": "python",
+    }
+
+
 PYPY = shutil.which("pypy3")
 needs_pypy = pytest.mark.skipif(PYPY is None, reason="pypy3 not installed (.ci/run installs it)")
 
@@ -136,6 +151,7 @@ def test_pure_python_implementations_serve_on_pypy(impl, tmp_path):
     running = start_python_server(impl, tmp_path, python=PYPY)
     try:
         assert "interpreter=PyPy 3.9" in running.log
+        assert "parser=[python]" in running.log  # PyPy's JIT runs it faster than hiredis
         output = run_redis_benchmark(running.port, "-n", "2000")
         assert len(output.rows) == 20
         assert all(row.metrics["rps"] > 0 for row in output.rows)

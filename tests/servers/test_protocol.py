@@ -278,3 +278,12 @@ def test_the_fast_path_stops_rescanning_what_it_keeps_giving_up_on():
     assert parse_all(parser, [data]) == 15000
     assert len(data) // 2 <= parser.bytes_scanned <= 4 * len(data)
     assert parser.bytes_copied <= 3 * len(data)
+
+
+def test_a_server_wanting_hiredis_without_it_says_so(monkeypatch):
+    from servers import hiredis_parser
+
+    monkeypatch.setattr(hiredis_parser, "hiredis", None)
+    assert hiredis_parser.parser_in_use("hiredis") == "python"
+    assert hiredis_parser.describe("hiredis") == "python: hiredis not installed"
+    assert hiredis_parser.describe("python") == "python"

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from servers.commands import COMMANDS_PER_BATCH
 from tests.servers.conftest import (
     IMPLEMENTATIONS,
     assert_no_traceback,
@@ -202,3 +203,35 @@ def test_sigterm_exits_zero_with_clients_connected(impl, tmp_path):
     assert_no_traceback(running)
     for sock in [*idle, busy]:
         sock.close()
+
+
+def test_a_pipeline_longer_than_a_batch_is_answered_whole_and_in_order(server):
+    """More requests in one send than a batch holds: the rest run in the next batches."""
+    count = 3 * COMMANDS_PER_BATCH + 7
+    with server.connect() as sock:
+        sock.sendall(mb(b"DEL", b"n") + mb(b"INCR", b"n") * count + b"PING\r\n")
+        expected = b":0\r\n" + b"".join(b":%d\r\n" % i for i in range(1, count + 1)) + b"+PONG\r\n"
+        assert read_exactly(sock, len(expected)) == expected
+
+
+def test_a_client_that_does_not_read_cannot_hold_the_others(server):
+    """One client pipelines large replies and many INCRs in one send, and reads only the
+    start of the first reply (so the server has run the first batch). The server must stop
+    running its requests once its replies back up, a batch at most past that point, and
+    answer the others meanwhile: another client reads the counter those INCRs raise, and
+    finds it far from done. (Before batches, a whole received buffer ran at once.)"""
+    big = b"x" * (4 * 1024 * 1024)  # 16 of them are far more than the socket buffers hold
+    incrs = 4 * COMMANDS_PER_BATCH
+    with server.client() as other:
+        other.set("big", big)
+        other.delete("n")
+        stalled = server.connect()
+        try:
+            stalled.sendall(mb(b"GET", b"big") * 16 + mb(b"INCR", b"n") * incrs)
+            assert read_exactly(stalled, 11).startswith(b"$%d\r\n" % len(big))
+            done = int(other.get("n") or 0)
+            assert done <= COMMANDS_PER_BATCH < incrs
+            assert other.ping() is True
+        finally:
+            hard_close(stalled)
+    assert_no_traceback(server)

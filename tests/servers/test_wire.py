@@ -275,6 +275,57 @@ CASES = [
         b"+PONG\r\n-ERR wrong number of arguments for 'get' command\r\n-ERR Protocol error: invalid multibulk length\r\n",
         True,
     ),
+    # What a RESP reply parser (hiredis) reads but redis does not take in a request.
+    *(
+        (
+            f"element-{name}",
+            b"*2\r\n$4\r\nECHO\r\n" + item,
+            b"-ERR Protocol error: expected '$', got '%c'\r\n" % item[0],
+            True,
+        )
+        for name, item in [
+            ("simple-string", b"+hi\r\n"),
+            ("verbatim", b"=8\r\ntxt:abcd\r\n"),
+            ("big-number", b"(123\r\n"),
+            ("integer", b":1\r\n"),
+            ("array", b"*1\r\n$1\r\na\r\n"),
+            ("error", b"-ERR x\r\n"),
+            ("null", b"_\r\n"),
+            ("set", b"~1\r\n$1\r\na\r\n"),
+        ]
+    ),
+    (
+        "element-null-bulk",
+        b"*2\r\n$4\r\nECHO\r\n$-1\r\n",
+        b"-ERR Protocol error: invalid bulk length\r\n",
+        True,
+    ),
+    *(
+        (
+            f"top-level-{name}",
+            item + mb(b"PING"),
+            b"".join(
+                b"-ERR unknown command '%s', with args beginning with: \r\n" % line
+                for line in item.split(b"\r\n")[:-1]
+            )
+            + b"+PONG\r\n",
+            False,
+        )
+        for name, item in [
+            ("set", b"~1\r\n$1\r\na\r\n"),
+            ("push", b">1\r\n$1\r\na\r\n"),
+            ("map", b"%1\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("attribute", b"|1\r\n$1\r\na\r\n$1\r\nb\r\n"),
+        ]
+    ),
+    ("multibulk-line-ends-at-cr", b"*1\rX$4\r\nPING\r\n", b"+PONG\r\n", False),
+    ("bulk-line-ends-at-cr", b"*1\r\n$4\rXPING\r\n", b"+PONG\r\n", False),
+    (
+        "bytes-after-payload-unchecked",
+        b"*1\r\n$4\r\nPINGxx" + mb(b"PING"),
+        b"+PONG\r\n+PONG\r\n",
+        False,
+    ),
     (
         "unbalanced-double-quote",
         b'SET k "abc\r\n',
