@@ -280,96 +280,6 @@ def cells_to_measure(all_cells, done_ids):
     return [cell for cell in all_cells if cell["status"] == "pending" and cell["id"] not in done]
 
 
-CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
-RESULT_FIELDS = (
-    "exit_code", "timed_out", "started", "ended", "elapsed_s", "client_cpu_s", "load_cpu",
-    "threads", "start_at", "start_lag_s",
-)  # fmt: skip
-
-
-def stderr_tail(measured):
-    return measured["result"].get("stderr", "")[-300:].strip()
-
-
-def sample(cell, prepared, measures, before, after):
-    """One cell's sample from what its tasks returned: status, reason, metrics, counters.
-
-    ``measures``: load host -> the wirebench_load measure result. The cell's throughput is
-    the sum over load hosts; each host's latency is kept.
-    """
-    from collect import redis_benchmark  # the controller's venv has the project installed
-
-    status, reason = "ok", None
-    per_host = {}
-    for host, measured in sorted(measures.items()):
-        result = measured["result"]
-        entry = {key: result.get(key) for key in RESULT_FIELDS}
-        try:
-            rows = redis_benchmark.parse_csv(measured.get("stdout", "")).rows
-        except redis_benchmark.ParseError as exc:
-            rows, entry["problem"] = (), str(exc)
-        entry["tests"] = {row.test: row.metrics for row in rows}
-        per_host[host] = entry
-    if (
-        before.get("main_pid") != after.get("main_pid")
-        or after.get("active_state") != "active"
-        or (after.get("n_restarts", 0) > before.get("n_restarts", 0))
-    ):
-        status, reason = (
-            "server_crashed",
-            (
-                f"{cell['unit']}: MainPID {before.get('main_pid')} -> {after.get('main_pid')}, "
-                f"state {after.get('active_state')} ({after.get('result')}), "
-                f"restarts {before.get('n_restarts')} -> {after.get('n_restarts')}"
-            ),
-        )
-    elif any(entry["timed_out"] for entry in per_host.values()):
-        status, reason = (
-            "timeout",
-            "redis-benchmark ran past its timeout on "
-            + ", ".join(host for host, entry in per_host.items() if entry["timed_out"]),
-        )
-    elif any(entry["exit_code"] != 0 or entry.get("problem") for entry in per_host.values()):
-        status, reason = (
-            "benchmark_error",
-            "; ".join(
-                f"{host}: exit {entry['exit_code']} {stderr_tail(measures[host])}"
-                for host, entry in per_host.items()
-                if entry["exit_code"] != 0 or entry.get("problem")
-            ),
-        )
-    rps = {}
-    for entry in per_host.values():
-        for test, metrics in entry["tests"].items():
-            if "rps" in metrics:
-                rps[test] = rps.get(test, 0.0) + metrics["rps"]
-    same_process = before.get("main_pid") == after.get("main_pid")
-    measured_cpu = same_process and after.get("cpu_seconds") is not None
-    return {
-        **{key: cell[key] for key in CELL_FIELDS},
-        "status": "ok" if status == "ok" else "failed",
-        "failure": None if status == "ok" else status,
-        "reason": reason,
-        "requests": prepared.get("requests"),
-        "warmup_rps": prepared.get("warmup_rps"),
-        "verified": prepared.get("verified"),
-        "rps": rps,
-        "load_hosts": per_host,
-        "server_cpu_s": after["cpu_seconds"] - before["cpu_seconds"] if measured_cpu else None,
-        "counters": {"before": before, "after": after},
-    }
-
-
-def failed_sample(cell, failure, reason):
-    """A cell that failed before it produced a measurement (verify, unreachable, ...)."""
-    return {
-        **{key: cell.get(key) for key in CELL_FIELDS},
-        "status": "failed",
-        "failure": failure,
-        "reason": reason,
-    }
-
-
 def progress(cell, index, total):
     """The line a user sees as each cell completes, e.g.
     ``cell 7/40: uvloop-protocol@cpython3.11/get-p16 #2: GET 312,345 requests/s``.
@@ -477,7 +387,5 @@ class FilterModule:
             "wirebench_cells_to_measure": cells_to_measure,
             "wirebench_pairs": pairs,
             "wirebench_raw_dir": raw_dir,
-            "wirebench_sample": sample,
-            "wirebench_failed_sample": failed_sample,
             "wirebench_progress": progress,
         }

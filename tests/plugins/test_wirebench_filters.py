@@ -286,40 +286,6 @@ def test_progress_line_is_read_from_the_cells_raw_folder(tmp_path):
     )
 
 
-def measured_on(rate, busy):
-    """What wirebench_load measure returns on one load host (a real --csv output)."""
-    return {
-        "stdout": (
-            '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",'
-            '"p95_latency_ms","p99_latency_ms","max_latency_ms"\n'
-            f'"GET","{rate}","0.304","0.104","0.295","0.407","0.615","2.871"\n'
-        ),
-        "result": {"exit_code": 0, "timed_out": False, "elapsed_s": 1.5, "client_cpu_s": 1.2,
-                   "threads": 1, "load_cpu": {"cpus": [1], "busy_fraction": busy}},
-    }  # fmt: skip
-
-
-def test_a_sample_sums_the_load_hosts_rates_and_keeps_each_hosts_latency_and_cpu():
-    from wirebench import sample
-
-    cell = cell_at(1) | {"unit": "wirebench-server@asyncio:cpython3.11.service", "port": 7001}
-    counters = {"main_pid": 42, "active_state": "active", "n_restarts": 0, "cpu_seconds": 1.0}
-    made = sample(
-        cell,
-        {"requests": 2000, "warmup_rps": 1000.0, "verified": {"round_trip": True}},
-        {"load2": measured_on(30000.5, 0.5), "load1": measured_on(40000.25, 0.97)},
-        counters,
-        counters | {"cpu_seconds": 2.5},
-    )
-    assert made["status"] == "ok" and made["failure"] is None
-    assert made["rps"] == {"GET": pytest.approx(70000.75)}
-    assert sorted(made["load_hosts"]) == ["load1", "load2"]
-    assert made["load_hosts"]["load1"]["tests"]["GET"]["p99_latency_ms"] == 0.615
-    assert made["load_hosts"]["load2"]["load_cpu"] == {"cpus": [1], "busy_fraction": 0.5}
-    assert made["load_hosts"]["load1"]["threads"] == 1
-    assert made["server_cpu_s"] == pytest.approx(1.5)
-
-
 def test_one_server_host_is_driven_by_every_load_host():
     from wirebench import pairs
 
@@ -400,3 +366,24 @@ def test_the_example_inventory_of_pairs_is_valid():
     )
     assert found["problems"] == []
     assert found["pairs"]["m7g-server"] == ["m7g-load1"]
+
+
+def test_every_filter_the_yaml_uses_exists_and_every_one_is_used():
+    import re
+
+    import local_lab
+    import wirebench
+    import wirebench_run
+
+    defined = {}
+    for module in (wirebench, wirebench_run, local_lab):
+        defined.update(module.FilterModule().filters())
+    root = Path(__file__).resolve().parents[2]
+    yaml = list(root.glob("*.yml"))
+    for folder in ("playbooks", "roles", "inventory", "presets"):
+        yaml += (root / folder).rglob("*.yml")
+    used = set()
+    for path in yaml:
+        used |= set(re.findall(r"\|\s*((?:wirebench|local_lab)_\w+)", path.read_text()))
+    assert used - set(defined) == set()  # an Ansible run would stop at an unknown filter
+    assert set(defined) - used == set()  # a filter nothing calls is dead code
