@@ -19,14 +19,14 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 
+from agent import loadgen
+from agent.loadgen import CellError, Connection
 from collect import redis_benchmark
 from collect.stats import summarize
 from servers import registry
@@ -35,7 +35,6 @@ HOST = "127.0.0.1"
 REFERENCE = "redis"
 START_TIMEOUT = 10.0
 CLIENT_BOUND_SHARE = 0.9  # client CPU over elapsed time above which the client is the limit
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Sample:
     p50_ms: float
     p99_ms: float
     elapsed_s: float
-    server_cpu_s: float
+    server_cpu_s: float | None  # None: the server has no INFO cpu
     client_cpu_s: float
 
 
@@ -62,49 +61,10 @@ class BenchError(RuntimeError):
     pass
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc (works where cgroup accounting does not)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # The command name (field 2) may hold spaces; the fields after ')' are fixed.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
-
-
-def request(port: int, payload: bytes, expect_bytes: int, timeout: float = 10.0) -> bytes:
-    """Send raw RESP and read until ``expect_bytes`` bytes of reply arrived."""
-    with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        sock.sendall(payload)
-        received = bytearray()
-        while len(received) < expect_bytes:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                break
-            received += chunk
-        return bytes(received)
-
-
-def wait_until_answering(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"server exited with {process.returncode} before answering")
-        try:
-            if request(port, b"PING\r\n", 7, timeout=1.0) == b"+PONG\r\n":
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise BenchError(f"server on port {port} did not answer PING within {START_TIMEOUT}s")
 
 
 def start_target(name: str) -> tuple[subprocess.Popen, int]:
@@ -124,7 +84,11 @@ def start_target(name: str) -> tuple[subprocess.Popen, int]:
             process.kill()
             raise BenchError(f"{name} did not start: {line.strip() or 'no output'}")
         port = int(match.group(1))
-    wait_until_answering(port, process)
+    try:
+        loadgen.wait_until_answering(HOST, port, "", START_TIMEOUT)
+    except CellError as exc:
+        stop_target(process)
+        raise BenchError(f"{name} (exit status {process.returncode}): {exc}") from None
     return process, port
 
 
@@ -137,53 +101,22 @@ def stop_target(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def key_name(index: int) -> bytes:
-    # redis-benchmark replaces __rand_int__ with 12 zero-padded digits.
-    return b"key:%012d" % index
-
-
-def preload(port: int, keyspace: int, data_size: int, batch: int = 1000) -> None:
-    """SET every key redis-benchmark's -r KEYSPACE can ask for, then check one round trip."""
-    value = b"x" * data_size
-    commands = []
-    for first in range(0, keyspace, batch):
-        keys = range(first, min(first + batch, keyspace))
-        parts = [b"*%d\r\n$4\r\nMSET\r\n" % (1 + 2 * len(keys))]
-        for index in keys:
-            key = key_name(index)
-            parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
-        commands.append(b"".join(parts))
-    replies = request(port, b"".join(commands), 5 * len(commands), timeout=60)
-    if replies != b"+OK\r\n" * len(commands):
-        raise BenchError(f"preload failed: {replies[:80]!r}")
-    probe = key_name(keyspace - 1)
-    check = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n*1\r\n$6\r\nDBSIZE\r\n" % (len(probe), probe)
-    expected = b"$%d\r\n%s\r\n:%d\r\n" % (len(value), value, keyspace)
-    got = request(port, check, len(expected))
-    if got != expected:
-        raise BenchError(f"preload check failed: expected {expected!r}, got {got!r}")
-
-
 def run_redis_benchmark(
-    port: int, workload: Workload, requests: int, args: argparse.Namespace, pid: int
+    port: int, workload: Workload, requests: int, args: argparse.Namespace, watch: Connection
 ) -> Sample:
-    argv = [
-        "redis-benchmark", "-h", HOST, "-p", str(port), "-t", "get",
-        "-c", str(args.clients), "-n", str(requests), "-r", str(args.keyspace),
-        "-d", str(args.data_size), "-P", str(workload.pipeline), "--csv",
-    ]  # fmt: skip
-    server_before = process_cpu_seconds(pid)
-    client_before = children_cpu_seconds()
-    started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=args.timeout)
-    elapsed = time.monotonic() - started
-    client_cpu = children_cpu_seconds() - client_before
-    server_cpu = process_cpu_seconds(pid) - server_before
-    if result.returncode != 0:
-        raise BenchError(
-            f"redis-benchmark exited {result.returncode}: {result.stderr.strip()[-300:]}"
-        )
-    row = redis_benchmark.parse_csv(result.stdout).row("GET")
+    """One redis-benchmark run as the agent makes it, the server's CPU from its INFO cpu."""
+    spec = {"tests": "get", "clients": args.clients, "pipeline": workload.pipeline,
+            "data_size": args.data_size, "keyspace": args.keyspace}  # fmt: skip
+    argv = loadgen.benchmark_argv(HOST, port, spec, requests)
+    run = loadgen.run_benchmark(argv, "", args.timeout, watch=watch)
+    tail = run["stderr"].strip()[-300:]
+    if run["server_closed"]:
+        raise BenchError(f"the server died during the run: {tail}")
+    if run["timed_out"]:
+        raise BenchError(f"redis-benchmark ran past its {args.timeout:.0f}s timeout")
+    if run["exit_code"] != 0:
+        raise BenchError(f"redis-benchmark exited {run['exit_code']}: {tail}")
+    row = redis_benchmark.parse_csv(run["stdout"]).row("GET")
     if not row.usable:
         raise BenchError(f"redis-benchmark gave no usable GET rate: {', '.join(row.problems)}")
     return Sample(
@@ -193,9 +126,9 @@ def run_redis_benchmark(
         rps=row.metrics["rps"],
         p50_ms=row.metrics["p50_latency_ms"],
         p99_ms=row.metrics["p99_latency_ms"],
-        elapsed_s=elapsed,
-        server_cpu_s=server_cpu,
-        client_cpu_s=client_cpu,
+        elapsed_s=run["elapsed_s"],
+        server_cpu_s=run["server_cpu_s"],
+        client_cpu_s=run["client_cpu_s"],
     )
 
 
@@ -203,13 +136,15 @@ def measure_target(
     name: str, repetition: int, workloads: list[Workload], args: argparse.Namespace
 ) -> list[Sample]:
     process, port = start_target(name)
+    watch = None
     try:
-        preload(port, args.keyspace, args.data_size)
+        loadgen.preload(HOST, port, "", args.keyspace, args.data_size)
+        watch = Connection(HOST, port, "")
         samples = []
         for workload in workloads:
             warmup = max(workload.requests // 10, 1000)
-            run_redis_benchmark(port, workload, warmup, args, process.pid)  # discarded
-            sample = run_redis_benchmark(port, workload, workload.requests, args, process.pid)
+            run_redis_benchmark(port, workload, warmup, args, watch)  # discarded
+            sample = run_redis_benchmark(port, workload, workload.requests, args, watch)
             sample.target, sample.repetition = name, repetition
             samples.append(sample)
             print(
@@ -219,6 +154,8 @@ def measure_target(
             )
         return samples
     finally:
+        if watch is not None:
+            watch.close()
         stop_target(process)
 
 
@@ -243,14 +180,19 @@ def format_table(samples: list[Sample], targets: list[str], workloads: list[Work
                 lines.append(f"{target:<17} {workload.name:<8} {'no samples':>11}")
                 continue
             rps = summarize([s.rps for s in mine])
-            server_share = sum(s.server_cpu_s for s in mine) / sum(s.elapsed_s for s in mine)
+            server_cpu = [s.server_cpu_s for s in mine]
+            server_share = (
+                f"{100 * sum(server_cpu) / sum(s.elapsed_s for s in mine):>9.0f}%"
+                if None not in server_cpu
+                else f"{'-':>10}"
+            )
             client_share = sum(s.client_cpu_s for s in mine) / sum(s.elapsed_s for s in mine)
             share = f"{100 * rps.median / reference_median:.0f}%" if reference_median else "-"
             flags = "CLIENT-BOUND" if client_share >= CLIENT_BOUND_SHARE else ""
             lines.append(
                 f"{target:<17} {workload.name:<8} {rps.median:>11,.0f} "
                 f"{f'{rps.minimum:,.0f}-{rps.maximum:,.0f}':>19} {share:>7} "
-                f"{100 * rps.cv:>4.0f}% {100 * server_share:>9.0f}% {100 * client_share:>9.0f}%"
+                f"{100 * rps.cv:>4.0f}% {server_share} {100 * client_share:>9.0f}%"
                 f"  {flags}"
             )
     return "\n".join(lines)
@@ -294,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in rotated(targets, repetition):
             try:
                 samples += measure_target(target, repetition, workloads, args)
-            except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
+            except (BenchError, CellError, OSError) as exc:
                 failures.append(f"{target} rep {repetition + 1}: {exc}")
                 print(f"  FAILED {failures[-1]}", file=sys.stderr)
     redis_version = subprocess.run(

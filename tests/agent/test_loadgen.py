@@ -149,21 +149,27 @@ def test_a_run_without_a_watch_has_no_server_cpu(our_server):
     assert run["exit_code"] == 0 and run["server_cpu_s"] is None and run["server_closed"] is False
 
 
-@pytest.mark.parametrize("name", ["redis", "ours"])
+def endless_run_hit_by(server, signum: int, timeout: float) -> dict:
+    """A watched GET run of far more requests than ``timeout`` allows; the server gets
+    ``signum`` as soon as redis-benchmark runs."""
+    argv = benchmark_argv(HOST, server.port, {"tests": "get", "clients": 10}, 500_000_000)
+    watch = Connection(HOST, server.port, "")
+    once_benchmark_runs(lambda: server.process.send_signal(signum))
+    try:
+        return run_benchmark(argv, "", timeout=timeout, watch=watch)
+    finally:
+        watch.close()
+
+
+@pytest.mark.parametrize("name", ["redis", "asyncio-protocol"])
 def test_a_server_killed_mid_run_ends_the_run_at_once(name, tmp_path):
     from tests.servers.conftest import start_target
 
-    server = start_target("redis" if name == "redis" else "asyncio-protocol", tmp_path)
+    server = start_target(name, tmp_path)
     try:
-        # Far more requests than a run could serve before its (long) timeout: only the
-        # watch connection or redis-benchmark's own error can end it, never the timeout.
-        argv = benchmark_argv(HOST, server.port, {"tests": "get", "clients": 10}, 500_000_000)
-        watch = Connection(HOST, server.port, "")
-        once_benchmark_runs(lambda: server.process.send_signal(signal.SIGKILL))
-        try:
-            run = run_benchmark(argv, "", timeout=3600.0, watch=watch)
-        finally:
-            watch.close()
+        # Only the watch connection (or redis-benchmark's own error) can end this run before
+        # its hour-long timeout.
+        run = endless_run_hit_by(server, signal.SIGKILL, timeout=3600.0)
     finally:
         server.stop()
     summary = {key: run[key] for key in ("exit_code", "stderr", "elapsed_s", "server_cpu_s")}
@@ -173,16 +179,12 @@ def test_a_server_killed_mid_run_ends_the_run_at_once(name, tmp_path):
 
 
 def test_a_wedged_server_times_out_and_still_gives_a_reply(doomed_server, monkeypatch):
-    # A stopped server accepts nothing and answers nothing: redis-benchmark runs into its
-    # timeout, and reading the server's CPU afterwards must not wait for ever.
+    # A stopped server answers nothing: redis-benchmark runs into its timeout, and reading
+    # the server's CPU afterwards must not wait for ever.
     monkeypatch.setattr(loadgen, "AFTER_RUN_REPLY_SECONDS", 0.5)
-    argv = benchmark_argv(HOST, doomed_server.port, {"tests": "get", "clients": 10}, 500_000_000)
-    watch = Connection(HOST, doomed_server.port, "")
-    once_benchmark_runs(lambda: doomed_server.process.send_signal(signal.SIGSTOP))
     try:
-        run = run_benchmark(argv, "", timeout=2.0, watch=watch)
+        run = endless_run_hit_by(doomed_server, signal.SIGSTOP, timeout=2.0)
     finally:
-        watch.close()
         doomed_server.process.send_signal(signal.SIGCONT)
     assert run["timed_out"] is True and run["server_closed"] is False
     assert run["server_cpu_s"] is None
