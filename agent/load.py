@@ -135,12 +135,15 @@ def measure(params: dict, requests: int, timeout: float) -> dict:
     run["start_lag_s"] = None if start_at is None else round(run["started"] - start_at, 4)
     run["timeout_s"] = timeout
     texts = artefact_texts(run)
-    write_artefacts(params["dest"], texts)
+    try:
+        write_artefacts(params["dest"], texts)
+    except OSError as exc:  # the load host's disk, not the server: not a no_answer
+        raise CellError(
+            "benchmark_error", f"cannot keep the raw files in {params['dest']}: {exc}"
+        ) from None
     return {"requests": requests, "run_timeout": timeout, "artefacts": texts}
 
 
 def cell(params: dict) -> dict:
     prepared = prepare(params)
     return {**prepared, **measure(params, prepared["requests"], prepared["run_timeout"])}
-
-

@@ -395,7 +395,13 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     # The CPUs redis-benchmark may use (a pinned container or taskset limits them); on a
     # shared or pinned host the machine-wide "cpu" line would hide a saturated client.
     cpus = allowed_cpus()
-    server_cpu_before = server_cpu_seconds(watch) if watch is not None else None
+    server_cpu_before = None
+    if watch is not None:
+        try:
+            server_cpu_before = server_cpu_seconds(watch)
+        except (OSError, CellError) as exc:
+            # It answered PING a moment ago: a server gone now died before the run.
+            raise CellError("server_crashed", f"the server stopped answering: {exc}") from None
     client_cpu_before = children_cpu_seconds()
     jiffies_before = read_cpu_jiffies()
     started = time.time()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import time
 
 import pytest
@@ -131,3 +133,39 @@ def test_a_cell_prepares_then_measures_the_calibrated_requests(our_server, tmp_p
     argv = json.loads(result["artefacts"]["argv.json"])
     assert argv[argv.index("-n") + 1] == str(result["requests"])
     assert json.loads(result["artefacts"]["result.json"])["timeout_s"] == result["run_timeout"]
+
+
+def test_raw_files_that_cannot_be_kept_are_a_benchmark_error(our_server, tmp_path):
+    """A full or read-only disk on the load host is not the server's failure."""
+    (tmp_path / "not-a-folder").write_text("")
+    with pytest.raises(CellError, match="cannot keep the raw files") as caught:
+        measure(params(our_server, dest=str(tmp_path / "not-a-folder" / "cell")), 2000, 60.0)
+    assert caught.value.kind == "benchmark_error"
+
+
+@pytest.fixture
+def server_that_dies_after_accepting():
+    """Accepts a connection and closes it at once: a server that died after answering."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept_and_close():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=accept_and_close, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_server_gone_before_the_run_starts_is_server_crashed(
+    server_that_dies_after_accepting, tmp_path
+):
+    port = server_that_dies_after_accepting
+    server = type("Gone", (), {"port": port, "argv": []})()
+    with pytest.raises(CellError) as caught:
+        measure(params(server, dest=str(tmp_path)), 2000, 60.0)
+    assert caught.value.kind == "server_crashed"
