@@ -211,6 +211,7 @@ class RequestParser:
         "_bulk_len",
         "_fast_scanned",
         "_fed",
+        "_lines_scanned",
         "_parts",
         "_parts_size",
         "_pos",
@@ -219,7 +220,6 @@ class RequestParser:
         "_wait_separator",
         "authenticated",
         "bytes_copied",
-        "bytes_scanned",
         "max_bulk_len",
         "max_query_buffer",
     )
@@ -248,9 +248,9 @@ class RequestParser:
         self._stalled = False
         self._wait_bytes = 0
         self._wait_separator: bytes | None = None
-        self._fast_scanned = 0
+        self._fast_scanned = 0  # bytes the fast path split
+        self._lines_scanned = 0  # bytes searched for a line's end
         self.bytes_copied = 0
-        self.bytes_scanned = 0
 
     def feed(self, data: bytes) -> None:
         self._fed += len(data)
@@ -269,7 +269,7 @@ class RequestParser:
         if self._stalled:
             separator = self._wait_separator
             if separator is not None:
-                self.bytes_scanned += len(data)
+                self._lines_scanned += len(data)
                 if separator in data:
                     self._stalled = False
             if pending >= self._wait_bytes:
@@ -279,6 +279,11 @@ class RequestParser:
     def pending(self) -> int:
         """Bytes received and not yet parsed into a request or an argument."""
         return len(self._buffer) - self._pos + self._parts_size
+
+    @property
+    def bytes_scanned(self) -> int:
+        """Bytes read in search of a line's end or split by the fast path, in all."""
+        return self._lines_scanned + self._fast_scanned
 
     @property
     def in_request(self) -> bool:
@@ -298,9 +303,14 @@ class RequestParser:
             return []
         if self._parts:
             self._join()
+        found: list[list[bytes]] = []
         if not self.authenticated:
             limit = 1
-        found: list[list[bytes]] = []
+        elif self._args is None and self._pos < len(self._buffer):
+            found = self._fast_batch(limit)
+            if found and self._pos >= len(self._buffer):
+                self._stall(1)  # it took everything (the common case): done
+                return found
         while len(found) < limit:
             if self._args is None and self._pos >= len(self._buffer):
                 self._stall(1)  # between requests, all consumed
@@ -365,9 +375,9 @@ class RequestParser:
         buffer, pos = self._buffer, self._pos
         end = buffer.find(separator, pos)
         if end >= 0:
-            self.bytes_scanned += end - pos
+            self._lines_scanned += end - pos
             return end
-        self.bytes_scanned += len(buffer) - pos
+        self._lines_scanned += len(buffer) - pos
         if len(buffer) - pos > INLINE_MAX_SIZE:
             raise ProtocolError(too_big)
         self._stall(INLINE_MAX_SIZE + 1, separator)
@@ -457,8 +467,8 @@ class RequestParser:
             return []  # it gave up too often lately: let the general path catch up
         window = buffer[start : start + FAST_PATH_WINDOW]
         self._fast_scanned += len(window)
-        self.bytes_scanned += len(window)
-        self.bytes_copied += len(window)
+        if window is not buffer:
+            self.bytes_copied += len(window)
         lines = window.split(b"\r\n")
         complete = len(lines) - 1  # the last piece has no CRLF yet
         commands: list[list[bytes]] = []

@@ -8,7 +8,7 @@ from itertools import chain
 
 import pytest
 
-from servers.hiredis_parser import HiredisParser
+from servers.hiredis_parser import HIREDIS_MIN_CHUNK, HiredisParser
 from servers.protocol import (
     ProtocolError,
     QueryBufferOverflow,
@@ -141,7 +141,15 @@ def outcome(parser_class, chunks: list[bytes]) -> list:
     return found
 
 
-PLAIN = multibulk([b"SET", b"k", b"v"]) + multibulk([b"GET", b"k"])
+# Long enough for hiredis (HIREDIS_MIN_CHUNK); what it must read, and what follows it.
+PLAIN_COMMANDS = [
+    [b"SET", b"k", b"v"],
+    [b"GET", b"k"],
+    [b"INCR", b"n"],
+    [b"GET", b"n"],
+    [b"DEL", b"k"],
+]
+PLAIN = b"".join(map(multibulk, PLAIN_COMMANDS))
 # What hiredis reads as a reply but redis does not take as a request, each inside an
 # array and at the top level: a type byte hiredis knows, in every RESP2 and RESP3 form.
 REPLY_TYPES = [
@@ -169,24 +177,28 @@ UNUSUAL = [
 @pytest.mark.parametrize("data", UNUSUAL, ids=range(len(UNUSUAL)))
 def test_hiredis_parser_reads_what_the_python_parser_reads(data):
     """Whole, and cut anywhere: each chunk hiredis takes must read as the reference reads it."""
-    assert outcome(HiredisParser, [PLAIN, data]) == outcome(RequestParser, [PLAIN, data])
-    for cut in range(1, len(data)):
-        chunks = [PLAIN, data[:cut], data[cut:]]
+    assert len(PLAIN) >= HIREDIS_MIN_CHUNK
+    for chunks in [[PLAIN, data], [PLAIN + data]] + [
+        [PLAIN, PLAIN + data[:cut], data[cut:]] for cut in range(1, len(data))
+    ]:
         assert outcome(HiredisParser, chunks) == outcome(RequestParser, chunks)
 
 
 def test_hiredis_takes_whole_plain_requests_and_leaves_the_rest():
     parser = HiredisParser()
     parser.feed(PLAIN)
-    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]]
+    assert parser.commands(1000) == PLAIN_COMMANDS
     assert parser.hiredis_chunks == 1
     parser.feed(PLAIN[:7])  # part of a request: the Python parser's, until it is idle again
     parser.feed(PLAIN[7:] + PLAIN)
     parser.feed(b"PING\r\n")
-    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]] * 2 + [[b"PING"]]
+    assert parser.commands(1000) == PLAIN_COMMANDS * 2 + [[b"PING"]]
     assert parser.hiredis_chunks == 1
     parser.feed(PLAIN)
-    assert parser.commands(1000) == [[b"SET", b"k", b"v"], [b"GET", b"k"]]
+    assert parser.commands(1000) == PLAIN_COMMANDS
+    assert parser.hiredis_chunks == 2
+    parser.feed(multibulk([b"GET", b"k"]))  # too small to be worth hiredis's fixed cost
+    assert parser.commands(1000) == [[b"GET", b"k"]]
     assert parser.hiredis_chunks == 2
 
 
