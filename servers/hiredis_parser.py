@@ -3,10 +3,10 @@
 hiredis.Reader parses RESP *replies*: it also accepts what redis refuses in a request (simple
 strings, integers, nested arrays, RESP3 types) and knows nothing of inline commands or of
 redis's limits. So it takes only received chunks that are whole, plain multibulk requests
-from start to end, the shape every client library and redis-benchmark sends, and not too
-small to be worth its fixed cost (HIREDIS_MIN_CHUNK); anything else
-goes to the Python parser (servers.protocol), the reference, which keeps that connection's
-parse state until it is idle again and hiredis can take the next chunk.
+from start to end, the shape every client library and redis-benchmark sends, and large
+enough to be worth its fixed cost (HIREDIS_MIN_CHUNK); anything else goes to the Python
+parser (servers.protocol), the reference, which keeps that connection's parse state until
+it is idle again and hiredis can take the next chunk.
 
 Runs on Python 3.9 (Debian's PyPy).
 """
@@ -47,8 +47,9 @@ class HiredisParser:
     def __init__(self, **options) -> None:
         self._python = protocol.RequestParser(**options)
         self._python_idle = True  # the Python parser holds nothing: hiredis may go on
-        # A chunk no longer than the bulk limit cannot hold a bulk over it.
-        self._max_chunk = self._python.max_bulk_len
+        # A chunk no longer than the limits cannot hold a bulk over the bulk limit, nor
+        # fill the query buffer past its limit.
+        self._max_chunk = min(self._python.max_bulk_len, self._python.max_query_buffer)
         self._reader = hiredis.Reader()
         self._ready: list[list[bytes]] = []  # parsed by hiredis, not yet taken
         self.hiredis_chunks = 0  # chunks hiredis parsed (the others went to Python)
