@@ -76,6 +76,8 @@ def skipped_record(cell: dict, server_host: str, reason: str) -> dict:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    # It writes results: under --check it is skipped, like the measurement it would record.
+    _supports_check_mode = False
     _VALID_ARGS = frozenset(("cell", "raw_dir", "server_host", "started", "outcome", "skipped"))
 
     def run(self, tmp=None, task_vars=None):
