@@ -50,9 +50,11 @@ def provisioned_lab():
 
 @pytest.fixture(scope="module")
 def quick_run(provisioned_lab):
+    # key=value extra vars are strings: the run must still record numbers.
     run = run_playbook(
-        "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", "wirebench_label=test-quick"
-    )
+        "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", "wirebench_label=test-quick",
+        "-e", "wirebench_repetitions=1",
+    )  # fmt: skip
     assert run.returncode == 0, run.output[-5000:]
     return run
 
@@ -107,7 +109,7 @@ def test_quick_run_records_skips_and_conditions(quick_run):
     assert meta["format"] == "wirebench/1"
     assert meta["servers"]["server1"]["nic"]["driver"] == "veth"
     assert meta["load_hosts"]["load1"]["extra"]["redis_benchmark_version"]
-    assert meta["matrix"]["repetitions"] == 1
+    assert meta["matrix"]["repetitions"] == 1 and isinstance(meta["matrix"]["repetitions"], int)
     assert meta["git_revision"] and meta["wirebench_version"]
 
 
