@@ -291,6 +291,8 @@ class Session:
                         append(self.execute(argv))
                         if self.closing:
                             break
+                if parser.idle:  # it holds nothing more: no need to ask again
+                    break
         except protocol.ProtocolError as exc:
             append(exc.reply())
             self.closing = True

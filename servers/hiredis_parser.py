@@ -42,11 +42,10 @@ HIREDIS_MIN_CHUNK = 96
 class HiredisParser:
     """The interface of protocol.RequestParser, with hiredis parsing whole chunks of requests."""
 
-    __slots__ = ("_max_chunk", "_python", "_python_idle", "_reader", "_ready", "hiredis_chunks")
+    __slots__ = ("_max_chunk", "_python", "_reader", "_ready", "hiredis_chunks")
 
     def __init__(self, **options) -> None:
         self._python = protocol.RequestParser(**options)
-        self._python_idle = True  # the Python parser holds nothing: hiredis may go on
         # A chunk no longer than the limits cannot hold a bulk over the bulk limit, nor
         # fill the query buffer past its limit.
         self._max_chunk = min(self._python.max_bulk_len, self._python.max_query_buffer)
@@ -63,14 +62,19 @@ class HiredisParser:
         self._python.authenticated = value
 
     @property
+    def idle(self) -> bool:
+        """Known to hold nothing that is not returned yet (as RequestParser.idle)."""
+        return not self._ready and self._python.idle
+
+    @property
     def in_request(self) -> bool:
         return bool(self._ready) or self._python.in_request
 
     def feed(self, data: bytes) -> None:
-        # hiredis only between requests, and after AUTH: before it the Python parser
-        # applies the tighter limits redis sets.
+        # hiredis only while the Python parser is known to hold nothing (between requests),
+        # and after AUTH: before it the Python parser applies the tighter limits redis sets.
         if (
-            self._python_idle
+            self._python.idle
             and HIREDIS_MIN_CHUNK <= len(data) <= self._max_chunk
             and self._python.authenticated
         ):
@@ -79,7 +83,6 @@ class HiredisParser:
                 self._ready += commands
                 self.hiredis_chunks += 1
                 return
-        self._python_idle = False
         self._python.feed(data)
 
     def commands(self, limit: int) -> list[list[bytes]]:
@@ -94,11 +97,7 @@ class HiredisParser:
             batch = ready[:limit]
             del ready[:limit]
             return batch
-        if self._python_idle:
-            return []
-        commands = self._python.commands(limit)
-        self._python_idle = not self._python.in_request
-        return commands
+        return self._python.commands(limit)
 
     def _whole_requests(self, data: bytes) -> list[list[bytes]] | None:
         """The requests in ``data`` if it is nothing but whole plain multibulk requests."""

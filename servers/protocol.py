@@ -220,6 +220,7 @@ class RequestParser:
         "_wait_separator",
         "authenticated",
         "bytes_copied",
+        "idle",
         "max_bulk_len",
         "max_query_buffer",
     )
@@ -248,11 +249,15 @@ class RequestParser:
         self._stalled = False
         self._wait_bytes = 0
         self._wait_separator: bytes | None = None
+        # Known to hold nothing: every byte received is part of a request returned (set
+        # when parsing stops between requests, cleared by feed).
+        self.idle = True
         self._fast_scanned = 0  # bytes the fast path split
         self._lines_scanned = 0  # bytes searched for a line's end
         self.bytes_copied = 0
 
     def feed(self, data: bytes) -> None:
+        self.idle = False
         self._fed += len(data)
         if self._pos >= len(self._buffer) and not self._parts:
             self._buffer = data  # all consumed (the common case): no copy, no join
@@ -309,11 +314,11 @@ class RequestParser:
         elif self._args is None and self._pos < len(self._buffer):
             found = self._fast_batch(limit)
             if found and self._pos >= len(self._buffer):
-                self._stall(1)  # it took everything (the common case): done
+                self._wait_for_next_request()  # it took everything (the common case)
                 return found
         while len(found) < limit:
             if self._args is None and self._pos >= len(self._buffer):
-                self._stall(1)  # between requests, all consumed
+                self._wait_for_next_request()
                 break
             if self._args is None and self.authenticated:
                 batch = self._fast_batch(limit - len(found))
@@ -330,6 +335,9 @@ class RequestParser:
                 break
             if command:
                 found.append(command)
+        else:
+            if self._args is None and self._pos >= len(self._buffer):
+                self.idle = True  # the limit reached exactly at the end of what it holds
         return found
 
     def _join(self) -> None:
@@ -346,6 +354,10 @@ class RequestParser:
         self._parts = []
         self._parts_size = 0
 
+    def _wait_for_next_request(self) -> None:
+        self._stall(1)
+        self.idle = True
+
     def _stall(self, wait_bytes: int, separator: bytes | None = None) -> None:
         """Wait until ``wait_bytes`` bytes are pending, or ``separator`` arrives."""
         self._stalled = True
@@ -356,7 +368,7 @@ class RequestParser:
         """The next request ([] if it is an empty one), or None if more bytes are needed."""
         if self._args is None:
             if self._pos >= len(self._buffer):
-                return self._stall(1)
+                return self._wait_for_next_request()
             if self._buffer[self._pos] != 0x2A:  # '*'
                 return self._inline()
             count = self._multibulk_count()

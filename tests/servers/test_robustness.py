@@ -220,14 +220,16 @@ def test_a_client_that_does_not_read_cannot_hold_the_others(server):
     running its requests once its replies back up, a batch at most past that point, and
     answer the others meanwhile: another client reads the counter those INCRs raise, and
     finds it far from done. (Before batches, a whole received buffer ran at once.)"""
-    big = b"x" * (4 * 1024 * 1024)  # 16 of them are far more than the socket buffers hold
+    # 32 of these replies are far more than the kernel buffers a client that does not read
+    # (here up to 32 MB tcp_rmem and 4 MB tcp_wmem): the server must block on them.
+    big = b"x" * (4 * 1024 * 1024)
     incrs = 4 * COMMANDS_PER_BATCH
     with server.client() as other:
         other.set("big", big)
         other.delete("n")
         stalled = server.connect()
         try:
-            stalled.sendall(mb(b"GET", b"big") * 16 + mb(b"INCR", b"n") * incrs)
+            stalled.sendall(mb(b"GET", b"big") * 32 + mb(b"INCR", b"n") * incrs)
             assert read_exactly(stalled, 11).startswith(b"$%d\r\n" % len(big))
             done = int(other.get("n") or 0)
             assert done <= COMMANDS_PER_BATCH < incrs
