@@ -109,11 +109,7 @@ def run_load(args: list) -> dict:
 
 
 def write_reply(dest: str, reply: dict) -> None:
-    os.makedirs(dest, exist_ok=True)
-    temporary = os.path.join(dest, REPLY + ".tmp")
-    with open(temporary, "w") as handle:
-        json.dump(reply, handle)
-    os.replace(temporary, os.path.join(dest, REPLY))
+    load.write_artefacts(dest, {REPLY: json.dumps(reply)})
 
 
 def start_in_background(params: dict) -> dict:

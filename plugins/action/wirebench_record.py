@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+# The controller's venv has the project: collect's writer stages every file of a folder and
+# renames them only once all are written (a link in the way is replaced, never written
+# through), as it does for the reports.
+from collect.outputs import write_all
+
 # What the run itself saw of a cell (the reader decides the rest from the raw files).
 RECORD_FIELDS = ("requests", "warmup_rps", "verified", "failure", "reason")
 CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write to a new file in the same folder, then rename it over ``path``: a reader never
-    sees half a file, and a symlink at ``path`` is replaced, never written through."""
-    folder = os.path.dirname(path)
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def make_folder(path: str) -> None:
@@ -90,17 +78,19 @@ class ActionModule(ActionBase):
             for host, files in sorted((outcome.get("artefacts") or {}).items()):
                 host_folder = os.path.join(folder, safe_name(host, "load host"))
                 make_folder(host_folder)
-                for name, text in sorted(files.items()):
-                    write_atomically(os.path.join(host_folder, safe_name(name, "file")), text)
+                write_all(
+                    host_folder, {safe_name(name, "file"): text for name, text in files.items()}
+                )
             if outcome.get("journal"):
-                write_atomically(os.path.join(folder, "journal.txt"), outcome["journal"] + "\n")
+                write_all(folder, {"journal.txt": outcome["journal"] + "\n"})
             # Last: a folder with raw files and no sample.json is a cell in flight.
             if args.get("skipped"):
                 document = skipped_record(cell, args["server_host"], args["skipped"])
             else:
                 document = record(cell, args["server_host"], args["started"], outcome)
-            text = json.dumps(document, indent=4, sort_keys=True) + "\n"
-            write_atomically(os.path.join(folder, "sample.json"), text)
+            write_all(
+                folder, {"sample.json": json.dumps(document, indent=4, sort_keys=True) + "\n"}
+            )
         except OSError as exc:
             raise AnsibleActionFail(f"cannot keep {cell.get('id')} in {folder}: {exc}") from exc
         result.update(changed=True, folder=folder)

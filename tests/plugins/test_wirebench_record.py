@@ -8,7 +8,9 @@ import stat
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from wirebench_record import make_folder, record, safe_name, skipped_record, write_atomically
+from wirebench_record import make_folder, record, safe_name, skipped_record, write_all
+
+from collect.outputs import OutputError
 
 CELL = {"id": "asyncio@cpython3.11/get#2", "dir": "asyncio@cpython3.11_get_2",
         "implementation": "asyncio", "interpreter": "cpython3.11", "workload": "get",
@@ -20,8 +22,8 @@ IDENTITY = {key: CELL[key] for key in ("id", "implementation", "interpreter", "w
 
 def test_a_file_is_written_whole_and_readable(tmp_path):
     path = tmp_path / "sample.json"
-    write_atomically(str(path), "first\n")
-    write_atomically(str(path), "second\n")
+    write_all(tmp_path, {"sample.json": "first\n"})
+    write_all(tmp_path, {"sample.json": "second\n"})
     assert path.read_text() == "second\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(tmp_path) == ["sample.json"]  # no temporary file left
@@ -33,7 +35,7 @@ def test_a_link_in_the_way_is_replaced_never_written_through(tmp_path):
     folder = tmp_path / "cell"
     folder.mkdir()
     (folder / "stdout.csv").symlink_to(outside)
-    write_atomically(str(folder / "stdout.csv"), "measured\n")
+    write_all(folder, {"stdout.csv": "measured\n"})
     assert outside.read_text() == "not wirebench's\n"
     assert not (folder / "stdout.csv").is_symlink()
     assert (folder / "stdout.csv").read_text() == "measured\n"
@@ -42,10 +44,11 @@ def test_a_link_in_the_way_is_replaced_never_written_through(tmp_path):
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
     path = tmp_path / "result.json"
     path.write_text("old\n")
-    with pytest.raises(TypeError):
-        write_atomically(str(path), b"not text")
+    (tmp_path / "stdout.csv").mkdir()  # a name nothing can be renamed over
+    with pytest.raises(OutputError):
+        write_all(tmp_path, {"stdout.csv": "measured\n", "result.json": "new\n"})
     assert path.read_text() == "old\n"
-    assert os.listdir(tmp_path) == ["result.json"]
+    assert sorted(os.listdir(tmp_path)) == ["result.json", "stdout.csv"]
 
 
 def test_a_folder_that_is_a_link_is_refused(tmp_path):
