@@ -37,7 +37,7 @@ TIMEOUT_FACTOR = 5
 RESULT_FIELDS = (
     "exit_code", "timed_out", "server_closed", "started", "ended", "elapsed_s",
     "client_cpu_s", "server_cpu_s", "pids_started_during_run", "load_cpu", "threads",
-    "start_at", "start_lag_s", "timeout_s",
+    "start_at", "start_lag_s", "timeout_s", "interference",
 )  # fmt: skip
 
 

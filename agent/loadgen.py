@@ -24,6 +24,9 @@ import socket
 import subprocess
 import time
 
+from . import interference
+from .interference import cpu_list, cpu_times
+
 WAIT_SECONDS = 30.0
 PRELOAD_BATCH = 1000
 PROC_STAT = "/proc/stat"
@@ -32,12 +35,10 @@ PROC_STATUS = "/proc/self/status"
 # started on the host while redis-benchmark ran (nothing of wirebench should).
 LAST_PID = "/proc/sys/kernel/ns_last_pid"
 PID_MAX = "/proc/sys/kernel/pid_max"
-# Per-CPU columns of /proc/stat (proc(5)): user nice system idle iowait irq softirq steal
-# guest guest_nice. guest and guest_nice are already counted in user and nice, so only the
-# first eight add up to the CPU's time; idle and iowait are the time it was not busy.
-TIME_COLUMNS = 8
+# Columns of interference.CPU_COLUMNS (/proc/stat, proc(5)) that are not the CPU's work.
 IDLE = 3
 IOWAIT = 4
+STEAL = 7
 # After a timeout or a dead server: redis-benchmark prints what it measured on SIGINT; it
 # gets this long before SIGKILL.
 INTERRUPT_GRACE = 10.0
@@ -225,16 +226,17 @@ def benchmark_argv(host: str, port: int, workload: dict, requests: int) -> list:
     return argv
 
 
-def cpu_jiffies(text: str) -> dict:
-    """{cpu id: (busy jiffies, total jiffies)} from the per-CPU lines of a /proc/stat text."""
+def cpu_jiffies(times: dict) -> dict:
+    """{cpu id: (busy jiffies, total jiffies)} from interference.cpu_times() of /proc/stat.
+
+    Busy is the CPU's work: not idle, not waiting for I/O, and not stolen (time a
+    hypervisor gave to another guest is a noisy neighbour's, not the client's: collect
+    flags it as STEAL instead of calling the client saturated).
+    """
     found = {}
-    for line in text.splitlines():
-        name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or not name[3:].isdigit():
-            continue  # the "cpu" line sums every CPU, not only the ones this process uses
-        values = [int(field) for field in rest.split()[:TIME_COLUMNS]]
+    for name, values in times.items():
         total = sum(values)
-        found[int(name[3:])] = (total - values[IDLE] - values[IOWAIT], total)
+        found[int(name)] = (total - values[IDLE] - values[IOWAIT] - values[STEAL], total)
     return found
 
 
@@ -250,11 +252,6 @@ def busy_fraction(before: dict, after: dict, cpus):
         return None
     # A CPU's iowait may go backwards (proc(5)), which can push busy past total.
     return min(max(busy / total, 0.0), 1.0)
-
-
-def read_cpu_jiffies() -> dict:
-    with open(PROC_STAT) as handle:
-        return cpu_jiffies(handle.read())
 
 
 def read_last_pid():
@@ -290,15 +287,6 @@ def others_started(pids, argv: list):
     return max(pids - own, 0)
 
 
-def cpu_list(text: str) -> list:
-    """The CPUs of a kernel CPU list such as ``0-2,5`` (cpuset(7))."""
-    cpus = []
-    for part in text.strip().split(","):
-        first, _, last = part.partition("-")
-        cpus += range(int(first), int(last or first) + 1)
-    return sorted(cpus)
-
-
 def allowed_cpus() -> list:
     """The CPUs this process may run on (its affinity)."""
     if hasattr(os, "sched_getaffinity"):
@@ -308,7 +296,8 @@ def allowed_cpus() -> list:
         for line in handle:
             if line.startswith("Cpus_allowed_list:"):
                 return cpu_list(line.split(":", 1)[1])
-    return sorted(read_cpu_jiffies())
+    with open(PROC_STAT) as handle:
+        return sorted(int(cpu) for cpu in cpu_times(handle.read()))
 
 
 def children_cpu_seconds() -> float:
@@ -403,7 +392,7 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
             # It answered PING a moment ago: a server gone now died before the run.
             raise CellError("server_crashed", f"the server stopped answering: {exc}") from None
     client_cpu_before = children_cpu_seconds()
-    jiffies_before = read_cpu_jiffies()
+    counters_before = interference.reading(cpus)
     started = time.time()
     try:
         process = subprocess.Popen(
@@ -418,7 +407,7 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     stdout, stderr, timed_out, server_closed = _collect_output(process, timeout, watch)
     last_pid_at_end = read_last_pid()
     ended = time.time()
-    jiffies_after = read_cpu_jiffies()
+    counters_after = interference.reading(cpus)
     client_cpu = children_cpu_seconds() - client_cpu_before
     server_cpu = None
     if watch is not None and not server_closed:
@@ -452,8 +441,14 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
         ),
         "load_cpu": {
             "cpus": cpus,
-            "busy_fraction": busy_fraction(jiffies_before, jiffies_after, cpus),
+            "busy_fraction": busy_fraction(
+                cpu_jiffies(counters_before.get("cpus", {})),
+                cpu_jiffies(counters_after.get("cpus", {})),
+                cpus,
+            ),
         },
+        # What else took these CPUs or lost packets in the run: collect/interference.py.
+        "interference": {"before": counters_before, "after": counters_after},
     }
 
 

@@ -13,6 +13,8 @@ import os
 import subprocess
 import time
 
+from . import interference
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LISTEN_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 TCP_LISTEN = "0A"  # the st column of /proc/net/tcp (include/net/tcp_states.h)
@@ -57,6 +59,9 @@ def read_counters(unit: str) -> dict:
         "cpu_seconds": cpu,
         "max_rss_kib": rss,
         "read_at": read_at,  # seconds since boot: the interval between two reads
+        # The unit's CPUs' steal, softirq and iowait and the host's NIC and TCP counters,
+        # so collect can say what else took the server's CPUs or lost packets in the cell.
+        "interference": interference.reading(interference.process_cpus(pid) if pid else None),
     }
 
 

@@ -170,6 +170,52 @@ class Workload:
         )
 
 
+# The parts of a CPU's time that went to something other than the measured process's work,
+# as collect/interference.py reports them (each a share of the CPU's time in the window).
+CPU_SHARES = ("steal", "softirq", "irq", "iowait")
+
+
+@dataclass(frozen=True)
+class Interference:
+    """What else took a host's CPUs or lost its packets over a window.
+
+    ``window`` is "measured run" on a load host (redis-benchmark's run exactly) and "cell"
+    on the server host (from its unit's start to its stop: nothing may reach the server host
+    while the load host measures, so its counters are read at the cell's ends).
+    """
+
+    window: str
+    seconds: float | None
+    cpus: dict[str, dict[str, float]]  # CPU -> {steal, softirq, irq, iowait}: shares of its time
+    nics: dict[str, dict[str, int]]  # interface -> {packets, dropped, errors} in the window
+    tcp_sent: int | None = None  # TCP segments sent in the window
+    tcp_retransmitted: int | None = None
+
+    def peak(self, share: str) -> float | None:
+        """The highest share of one kind (CPU_SHARES) over the CPUs, None without CPUs."""
+        values = [cpu[share] for cpu in self.cpus.values() if cpu.get(share) is not None]
+        return max(values) if values else None
+
+    @property
+    def packets(self) -> int:
+        return sum(nic["packets"] for nic in self.nics.values())
+
+    @property
+    def packets_lost(self) -> int:
+        """Packets the NICs dropped or got wrong, both directions."""
+        return sum(nic["dropped"] + nic["errors"] for nic in self.nics.values())
+
+    def to_json(self) -> dict:
+        return {
+            "window": self.window,
+            "seconds": self.seconds,
+            "cpus": self.cpus,
+            "nics": self.nics,
+            "tcp_sent": self.tcp_sent,
+            "tcp_retransmitted": self.tcp_retransmitted,
+        }
+
+
 @dataclass(frozen=True)
 class LoadHostRun:
     """One load host's measured run of a cell, from its raw files."""
@@ -192,6 +238,7 @@ class LoadHostRun:
     # redis-benchmark's own: 0 when the window was quiet (None: not recorded).
     pids_started_during_run: int | None = None
     timeout_s: float | None = None  # the run's time limit (derived from its warm-up)
+    interference: Interference | None = None  # this host's, over the measured run
     stderr_tail: str | None = None
     warnings: list[str] = field(default_factory=list)  # non-table lines in its stdout
 
@@ -228,6 +275,7 @@ class LoadHostRun:
             "server_closed": self.server_closed,
             "pids_started_during_run": self.pids_started_during_run,
             "timeout_s": self.timeout_s,
+            "interference": self.interference.to_json() if self.interference else None,
             "stderr_tail": self.stderr_tail,
             "warnings": self.warnings,
         }
@@ -253,9 +301,12 @@ class ServerCounters:
     n_restarts_after: int | None = None
     max_rss_kib: int | None = None
     restarted: bool = False
+    interference: Interference | None = None  # the server host's, over the cell
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        document = dict(self.__dict__)
+        document["interference"] = self.interference.to_json() if self.interference else None
+        return document
 
 
 @dataclass(frozen=True)

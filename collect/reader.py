@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect import rawfiles, redis_benchmark
+from collect import interference, rawfiles, redis_benchmark
 from collect.model import (
     FAILED,
     OK,
@@ -66,6 +66,15 @@ JOURNAL = "journal.txt"
 LOAD_FILES = ("argv.json", "stdout.csv", "stderr.txt", "result.json")
 JOURNAL_LINES = 10
 
+# One reading of a host's counters (agent/interference.py).
+READING = Fields(
+    {
+        "uptime_s": Maybe(NUMBER),
+        "cpus": Maybe(MapOf(ListOf(INTEGER))),
+        "nics": Maybe(MapOf(MapOf(INTEGER))),
+        "tcp": Maybe(MapOf(INTEGER)),
+    }
+)
 COUNTERS = Fields(
     {
         "main_pid": Maybe(INTEGER),
@@ -75,6 +84,7 @@ COUNTERS = Fields(
         "cpu_seconds": Maybe(NUMBER),
         "max_rss_kib": Maybe(INTEGER),
         "read_at": Maybe(NUMBER),
+        "interference": Maybe(READING),
     }
 )
 RECORD_SHAPE = Fields(
@@ -116,6 +126,7 @@ RESULT_SHAPE = Fields(
         "server_closed": Maybe(BOOLEAN),
         "pids_started_during_run": Maybe(INTEGER),
         "timeout_s": Maybe(NUMBER),
+        "interference": Maybe(Fields({"before": Maybe(READING), "after": Maybe(READING)})),
     }
 )
 ARGV_SHAPE = ListOf(Scalar((str, int, float), "a string"))
@@ -304,6 +315,11 @@ def read_load_host(cell_dir: Path, host: str) -> LoadHostFiles:
         server_closed=bool(result.get("server_closed")),
         pids_started_during_run=result.get("pids_started_during_run"),
         timeout_s=finite(result.get("timeout_s")),
+        interference=interference.between(
+            (result.get("interference") or {}).get("before"),
+            (result.get("interference") or {}).get("after"),
+            "measured run",
+        ),
         stderr_tail=stderr_tail,
         warnings=warnings,
     )
@@ -469,6 +485,9 @@ def server_counters(record: dict, hosts: dict[str, LoadHostFiles], failure) -> S
         n_restarts_after=after.get("n_restarts"),
         max_rss_kib=after.get("max_rss_kib") or before.get("max_rss_kib"),
         restarted=restarted or failure == "server_crashed",
+        interference=interference.between(
+            before.get("interference"), after.get("interference"), "cell"
+        ),
     )
 
 

@@ -10,6 +10,8 @@ import json
 
 BY_HAND = "by-hand"
 NATIVE = "redis"
+# The A/A twin: native redis measured again as a second, identically configured cell.
+TWIN = "redis-twin"
 PREPARED_FIELDS = ("verified", "warmup_rps", "requests", "run_timeout")
 TAIL = 300
 
@@ -101,6 +103,31 @@ def with_by_hand(cells, enabled):
     return out
 
 
+def with_twin(cells, enabled):
+    """The run's cells with an A/A twin of each native redis cell when ``enabled``.
+
+    The twin (``redis-twin@native/<workload>#<rep>``) is the same unit, port and workload
+    measured again right next to it, so the pair shows the instrument's noise floor: two
+    identical cells that the report must not call different. The twin comes after native
+    redis in odd repetitions and before it in even ones, so being second (a warmer machine,
+    a later moment) favours neither.
+    """
+    if not enabled:
+        return list(cells)
+    from collect.model import Cell  # the controller's venv has the project installed
+
+    out = []
+    for cell in cells:
+        native = cell.get("implementation") == NATIVE and cell.get("interpreter") == "native"
+        if not native or cell.get("status") != "pending":  # by-hand twins have their own
+            out.append(cell)
+            continue
+        twin = Cell(TWIN, cell["interpreter"], cell["workload"], cell["repetition"])
+        twin_cell = {**cell, "id": twin.id, "dir": twin.dir, "implementation": TWIN}
+        out += [cell, twin_cell] if cell["repetition"] % 2 else [twin_cell, cell]
+    return out
+
+
 def benchmark_argv(params, requests):
     """The redis-benchmark argument list the agent would run for these cell parameters."""
     from agent.loadgen import benchmark_argv as argv_of
@@ -138,6 +165,7 @@ class FilterModule:
             "wirebench_agent_failure": agent_failure,
             "wirebench_agent_failed": agent_failed,
             "wirebench_with_by_hand": with_by_hand,
+            "wirebench_with_twin": with_twin,
             "wirebench_benchmark_argv": benchmark_argv,
             "wirebench_by_hand_artefacts": by_hand_artefacts,
         }

@@ -71,6 +71,13 @@ def test_measure_writes_every_artefact_and_returns_them(our_server, tmp_path):
     assert recorded["start_at"] is None and recorded["start_lag_s"] is None
     assert recorded["load_cpu"]["cpus"] == sorted(os.sched_getaffinity(0))
     assert 0 < recorded["load_cpu"]["busy_fraction"] <= 1
+    # Both ends of the run's counters of what else used the host: collect/interference.py.
+    for end in ("before", "after"):
+        counters = recorded["interference"][end]
+        assert sorted(counters["cpus"]) == [str(cpu) for cpu in sorted(os.sched_getaffinity(0))]
+        assert "OutSegs" in counters["tcp"] and isinstance(counters["nics"], dict)
+    uptimes = [recorded["interference"][end]["uptime_s"] for end in ("before", "after")]
+    assert 0 < uptimes[0] <= uptimes[1]  # /proc/uptime counts hundredths of a second
     argv = json.loads(texts["argv.json"])
     assert argv[:1] == ["redis-benchmark"] and argv[argv.index("-n") + 1] == "3000"
 
