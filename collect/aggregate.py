@@ -11,11 +11,14 @@ import statistics
 from dataclasses import dataclass
 
 from collect.model import OK, SKIPPED, Sample
+from collect.pairing import cell_key, is_reference, paired_shares, share_summary
 from collect.stats import summarize
 
-NATIVE = "redis"
 # The test name of a workload whose every sample failed before printing a table.
 NO_TEST = "no test measured"
+# Latency percentiles a cell summarises: each the median over its repetitions of the worst
+# load host's value.
+LATENCIES = ("p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "max_latency_ms")
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,6 @@ class Thresholds:
     # Several load hosts: the share of their combined span when all of them ran, below which
     # their summed rate is not what the server did at once: NOT-CONCURRENT.
     load_overlap: float = 0.90
-
-
-def cell_key(sample: Sample, test: str) -> tuple:
-    return (
-        sample.server_host or "",
-        sample.implementation,
-        sample.interpreter,
-        sample.workload,
-        test,
-    )
 
 
 def median_or_none(values):
@@ -86,8 +79,13 @@ def client_bound(sample: Sample, thresholds: Thresholds) -> bool:
     return False
 
 
-def cells(samples: list[Sample], thresholds: Thresholds = Thresholds()) -> list[dict]:
-    """One summary per cell, in the order the samples come (sorted by the caller)."""
+def cells(
+    samples: list[Sample], thresholds: Thresholds = Thresholds(), shares: dict | None = None
+) -> list[dict]:
+    """One summary per cell, in the order the samples come (sorted by the caller).
+
+    ``shares``: every cell's paired shares of redis (pairing.paired_shares), if already made.
+    """
     grouped: dict[tuple, dict] = {}
     for sample in samples:
         if sample.status == SKIPPED:
@@ -104,10 +102,13 @@ def cells(samples: list[Sample], thresholds: Thresholds = Thresholds()) -> list[
         for test in tests or [NO_TEST]:
             entry = grouped.setdefault((*key[:4], test), {"ok": [], "failed": []})
             entry["failed"] += group["failed"]
+    shares = paired_shares(samples) if shares is None else shares
     summaries = []
     for key, group in grouped.items():
-        summaries.append(summarize_cell(key, group["ok"], group["failed"], thresholds))
-    add_share_of_native(summaries)
+        cell = summarize_cell(key, group["ok"], group["failed"], thresholds)
+        cell["share_of_redis"] = share_summary(shares.get(key, []))
+        summaries.append(cell)
+    mark_client_bound_reference(summaries)
     return summaries
 
 
@@ -123,9 +124,9 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         "samples_failed": len(failed),
         "failures": sorted({sample.failure for sample in failed}),
         "rps": None,
-        "share_of_native": None,
-        "p50_latency_ms": None,
-        "p99_latency_ms": None,
+        "share_of_redis": None,
+        "redis_client_bound": None,
+        **dict.fromkeys(LATENCIES),
         "requests_per_server_cpu_s": None,
         "client_cpu_share": None,
         "load_cpu_busy": None,
@@ -143,8 +144,8 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
             "cv": summary.cv,
             "values": rates,
         }
-        cell["p50_latency_ms"] = median_or_none(worst_host(s, test, "p50_latency_ms") for s in ok)
-        cell["p99_latency_ms"] = median_or_none(worst_host(s, test, "p99_latency_ms") for s in ok)
+        for metric in LATENCIES:
+            cell[metric] = median_or_none(worst_host(s, test, metric) for s in ok)
         cell["requests_per_server_cpu_s"] = median_or_none(requests_per_cpu_second(s) for s in ok)
         cell["client_cpu_share"] = median_or_none(
             max((run.client_cpu_share or 0.0) for run in s.load_hosts.values()) for s in ok
@@ -171,17 +172,21 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
     return cell
 
 
-def add_share_of_native(summaries: list[dict]) -> None:
-    """Each cell's median as a share of native redis's median for the same host and workload."""
-    native = {
-        (c["server_host"], c["workload"], c["test"]): c["rps"]["median"]
+def mark_client_bound_reference(summaries: list[dict]) -> None:
+    """Whether the native redis each cell is a share of was CLIENT-BOUND (None: no redis).
+
+    Then redis's rate is the client's limit, not redis's: a share of it is an upper bound,
+    and a share above 1.0 does not mean the server beat redis.
+    """
+    bound = {
+        (c["server_host"], c["workload"], c["test"]): "CLIENT-BOUND" in c["flags"]
         for c in summaries
-        if c["implementation"] == NATIVE and c["rps"]
+        if is_reference(c["implementation"], c["interpreter"]) and c["rps"]
     }
     for cell in summaries:
-        reference = native.get((cell["server_host"], cell["workload"], cell["test"]))
-        if reference and cell["rps"]:
-            cell["share_of_native"] = cell["rps"]["median"] / reference
+        cell["redis_client_bound"] = bound.get(
+            (cell["server_host"], cell["workload"], cell["test"])
+        )
 
 
 def outside_measurement(samples: list[Sample]):

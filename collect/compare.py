@@ -16,7 +16,7 @@ from collect import aggregate, outputs, rawfiles, tables
 from collect.model import Workload
 from collect.report import Collected
 from collect.rundir import FORMAT, RunDirError, load_run
-from collect.significance import EXACT, mann_whitney, smallest_p_value
+from collect.significance import EXACT, difference_test
 
 HOST_FIELDS = (
     "cpu_model",
@@ -137,7 +137,8 @@ def side(cell: dict) -> dict:
         "cv": cell["rps"]["cv"],
         "n": len(cell["rps"]["values"]),
         "flags": cell["flags"],
-        "share_of_native": cell["share_of_native"],
+        "share_of_redis": cell["share_of_redis"],
+        "share": tables.share_phrase(cell),
     }
 
 
@@ -154,16 +155,15 @@ def compared_rows(runs: list[Collected], alpha: float):
         others = []
         for cells in indexed[1:]:
             other = cells[key]
-            result = mann_whitney(base["rps"]["values"], other["rps"]["values"])
-            floor = smallest_p_value(len(base["rps"]["values"]), len(other["rps"]["values"]))
+            result = difference_test(base["rps"]["values"], other["rps"]["values"], alpha)
             others.append(
                 {
                     **side(other),
                     "ratio": other["rps"]["median"] / base["rps"]["median"],
                     "p_value": result.p_value,
                     "method": result.method,
-                    "significant": result.p_value < alpha,
-                    "testable": floor < alpha,
+                    "significant": result.significant,
+                    "testable": result.testable,
                 }
             )
         rows.append({"key": key, "label": label_of(key), "base": side(base), "others": others})
@@ -180,9 +180,7 @@ def verdict(entry: dict) -> str:
 
 def with_share(entry: dict) -> str:
     text = f"{tables.rate(entry['median'])} (n={entry['n']})"
-    if entry.get("share_of_native") is not None:
-        text += f", {tables.percent(entry['share_of_native'])} of redis"
-    return text
+    return f"{text}, {entry['share']}" if entry["share"] else text
 
 
 def table(rows, names):
@@ -242,8 +240,11 @@ def compare(paths, out=None, alpha: float = 0.05, with_plots: bool = True) -> st
         f"# wirebench compare: {' vs '.join(names)}",
         "",
         "Base: " + names[0] + ". Ratio: the other run's median over the base's. Each median "
-        "also shows its share of native redis in the same run: when every cell moved, native "
-        "redis included, the machine changed, not the servers.",
+        "also shows the cell's share of native redis in the same run (the median of its "
+        "repetitions' shares, each paired with redis measured next to it in time, and its 95% "
+        "interval): when every cell moved, native redis included, the machine changed, not the "
+        f"servers. `{tables.CLIENT_BOUND_SHARE}`: above redis's share while redis was "
+        "CLIENT-BOUND, so the comparison is bounded by the client.",
         "",
         method_line(rows, alpha),
         "",

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only: the controller may have no display
 import matplotlib.pyplot as plt
 
 from collect import tables
+from collect.pairing import is_reference
 
 # Same interpreter, same colour in every plot.
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
@@ -49,7 +50,11 @@ def throughput_axes(ax, cells, implementations, interpreters, title):
         if xs:
             ax.bar(xs, heights, width, label=interpreter, color=palette[interpreter])
             ax.errorbar(xs, heights, yerr=[low, high], fmt="none", ecolor="black", capsize=3)
-    reference = [c["rps"]["median"] for c in cells if c["implementation"] == "redis" and c["rps"]]
+    reference = [
+        c["rps"]["median"]
+        for c in cells
+        if is_reference(c["implementation"], c["interpreter"]) and c["rps"]
+    ]
     if reference:
         ax.axhline(reference[0], color="black", linestyle="--", linewidth=1, label="native redis")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")

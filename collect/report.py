@@ -10,7 +10,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from collect import aggregate, conditions, outputs, tables
+from collect import aggregate, conditions, outputs, pairing, resolution, tables
 from collect.model import FAILED, FAILURE_KINDS, SKIPPED
 from collect.rundir import FORMAT, Run, load_run
 
@@ -26,9 +26,12 @@ SUMMARY_FIELDS = [
     "min_rps",
     "max_rps",
     "cv",
-    "share_of_native",
-    "p50_latency_ms",
-    "p99_latency_ms",
+    "share_of_redis",
+    "share_ci_low",
+    "share_ci_high",
+    "share_pairs",
+    "redis_client_bound",
+    *aggregate.LATENCIES,
     "requests_per_server_cpu_s",
     "client_cpu_share",
     "load_cpu_busy",
@@ -51,12 +54,22 @@ class Collected:
     def __init__(self, run: Run, thresholds: aggregate.Thresholds):
         self.run = run
         self.thresholds = thresholds
-        self.cells = aggregate.cells(run.samples, thresholds)
+        self.shares = pairing.paired_shares(run.samples)
+        self.cells = aggregate.cells(run.samples, thresholds, self.shares)
         self.workloads = conditions.workload_lines(run.workloads, run.samples)
         matrix = run.meta.get("matrix") or {}
         self.implementations = list(matrix.get("implementations") or [])
         self.interpreters = [i.get("name") for i in matrix.get("interpreters") or []]
         self.outside = aggregate.outside_measurement(run.samples)
+        self.resolutions = [
+            resolution.resolution(host, workload, test, cells, self.shares)
+            for host, workload, test, cells in self.sections()
+        ]
+        self.twin_checks = [
+            check
+            for host, workload, test, cells in self.sections()
+            for check in resolution.twin_checks(host, workload, test, cells)
+        ]
 
     def sections(self):
         """(server host, workload, test, its cells) in the order the matrix lists them."""
@@ -102,6 +115,8 @@ def run_json(collected: Collected) -> dict:
         "problems": collected.run.problems,
         "samples": [sample.to_json() for sample in collected.run.samples],
         "cells": collected.cells,
+        "resolution": [item.to_json() for item in collected.resolutions],
+        "identical_cells": [check.to_json() for check in collected.twin_checks],
         "outside_measurement": collected.outside,
     }
 
@@ -118,6 +133,7 @@ def summary_csv(collected: Collected) -> str:
     for _host, workload, _test, cells in collected.sections():
         for cell in cells:
             stats = cell["rps"] or {}
+            share = cell["share_of_redis"] or {}
             writer.writerow(
                 {
                     **{key: cell.get(key) for key in SUMMARY_FIELDS if key in cell},
@@ -125,6 +141,10 @@ def summary_csv(collected: Collected) -> str:
                     "min_rps": stats.get("min"),
                     "max_rps": stats.get("max"),
                     "cv": stats.get("cv"),
+                    "share_of_redis": share.get("median"),
+                    "share_ci_low": share.get("ci_low"),
+                    "share_ci_high": share.get("ci_high"),
+                    "share_pairs": share.get("pairs"),
                     "flags": " ".join(cell["flags"]),
                     "gets": collected.gets(workload),
                 }
@@ -195,8 +215,14 @@ def tool_warnings(collected: Collected) -> list[str]:
 def legend(thresholds: aggregate.Thresholds) -> list[str]:
     return [
         "- Each grid cell: the median requests/s over the cell's ok repetitions, ±their "
-        "coefficient of variation, (the share of native redis's median for the same host, "
-        "workload and test), then the cell's flags.",
+        "coefficient of variation, (the cell's share of native redis, with its 95% confidence "
+        "interval when it has one), then the cell's flags.",
+        f"- Share of redis: {pairing.METHOD} The share's interval says where the cell's true "
+        "share lies; requests/s are the absolute rates, as measured.",
+        f"- `{tables.CLIENT_BOUND_SHARE}`: the cell's share is above 100% while native redis "
+        "was CLIENT-BOUND. redis's rate was then the client's limit, not redis's: the server "
+        "did at least what the client let redis do, and how it compares with redis beyond that "
+        "this run cannot tell. Whenever redis is CLIENT-BOUND, a share of it is an upper bound.",
         f"- `UNSTABLE`: the coefficient of variation over repetitions is above "
         f"{100 * thresholds.unstable_cv:.0f}%; the median is less certain than it looks.",
         f"- `CLIENT-BOUND`: in most repetitions redis-benchmark used at least "
@@ -212,6 +238,8 @@ def legend(thresholds: aggregate.Thresholds) -> list[str]:
         "- requests/server CPU-s: requests answered per CPU-second the server process used "
         "during the measured run (the server's INFO cpu, read by the load host just before "
         "and after its run; in older runs, systemd's accounting on the server host).",
+        "- p50, p95, p99, max ms: redis-benchmark's latency percentiles and its largest "
+        "latency, each the median over the cell's repetitions of the worst load host's value.",
         "- client CPU: redis-benchmark's CPU time over its budget (median over repetitions).",
         "- load CPU busy: how busy the load host's CPUs were during the measured run, from "
         "/proc/stat: the client, the kernel's network work, and anything else on those CPUs "
@@ -274,6 +302,10 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
     if plots:
         parts += ["", "## Plots", ""]
         parts += [f"![{Path(name).stem}]({name})" for name in plots]
+    parts += [
+        "",
+        *resolution.markdown_lines(collected.resolutions, collected.twin_checks),
+    ]
     return "\n".join(parts) + "\n"
 
 
@@ -296,6 +328,12 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
         ]
     if counts["failed"]:
         lines += ["", f"{counts['failed']} failed samples: see report.md"]
+    lines += ["", "Resolution (see report.md):"]
+    lines += [
+        sentence.removeprefix("- ")
+        for sentence in map(resolution.plain_sentence, collected.resolutions)
+    ]
+    lines += resolution.twin_summary(collected.twin_checks)
     lines += ["", "written: " + ", ".join(str(path) for path in written)]
     return "\n".join(lines)
 

@@ -78,3 +78,23 @@ def mann_whitney(first, second) -> TestResult:
 def smallest_p_value(n1: int, n2: int) -> float:
     """The smallest two-sided p-value these sample sizes can give (no ties)."""
     return min(1.0, 2 / math.comb(n1 + n2, n1))
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What ``collect compare`` says of two sets of repetitions of one cell."""
+
+    p_value: float
+    method: str
+    significant: bool  # p < alpha
+    testable: bool  # these sample sizes can reach alpha at all
+
+
+def difference_test(first, second, alpha: float = 0.05) -> Difference:
+    result = mann_whitney(first, second)
+    return Difference(
+        p_value=result.p_value,
+        method=result.method,
+        significant=result.p_value < alpha,
+        testable=smallest_p_value(len(first), len(second)) < alpha,
+    )

@@ -65,3 +65,45 @@ def relative_half_width(values, confidence: float = 0.95):
         return None
     middle = statistics.median(values)
     return max(middle - interval[0], interval[1] - middle) / middle if middle else None
+
+
+def two_sided_t_probability(t: float, df: int) -> float:
+    """P(|T| < t) for Student's t with ``df`` (a whole number) degrees of freedom.
+
+    The closed form for whole degrees of freedom (Abramowitz and Stegun 26.7.3 and 26.7.4):
+    a finite series in cos θ, θ = atan(t / √df); no special-function library needed.
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, not {df}")
+    theta = math.atan(abs(t) / math.sqrt(df))
+    cos2 = math.cos(theta) ** 2
+    if df % 2 == 1:
+        series, term = 0.0, 1.0
+        for k in range(1, (df - 1) // 2 + 1):  # 1 + 2/3 cos² + (2·4)/(3·5) cos⁴ + ...
+            series += term
+            term *= cos2 * (2 * k) / (2 * k + 1)
+        return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * series)
+    series, term = 0.0, 1.0
+    for k in range(1, df // 2 + 1):  # 1 + 1/2 cos² + (1·3)/(2·4) cos⁴ + ...
+        series += term
+        term *= cos2 * (2 * k - 1) / (2 * k)
+    return math.sin(theta) * series
+
+
+def student_t_quantile(confidence: float, df: int) -> float:
+    """The t with P(|T| < t) = ``confidence``: the multiplier of a two-sided interval.
+
+    Found by bisection on the closed-form probability (monotone in t), to 1e-9.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    low, high = 0.0, 1.0
+    while two_sided_t_probability(high, df) < confidence:
+        high *= 2
+    while high - low > 1e-9:
+        middle = (low + high) / 2
+        if two_sided_t_probability(middle, df) < confidence:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collect.pairing import is_reference
+
+TOO_FEW_PAIRS = "too few pairs for a 95% interval"
+CLIENT_BOUND_SHARE = "≥ redis, client-bound"
+
 
 def rate(value) -> str:
     return f"{value:,.0f}" if value is not None else "–"
@@ -21,6 +26,51 @@ def ordered(values, first):
     return [v for v in first if v in values] + sorted(values - set(first))
 
 
+def share_interval(share: dict) -> str:
+    """A share's 95% interval, e.g. "96.8–105.2%" (the caller checks there is one)."""
+    return f"{100 * share['ci_low']:.1f}–{percent(share['ci_high'], 1)}"
+
+
+def bounded_by_client(cell: dict) -> bool:
+    """A share above redis's, while redis was CLIENT-BOUND: redis's rate was the client's
+    limit, so the server only matched what the client let redis do, not beat redis."""
+    share = cell.get("share_of_redis")
+    return bool(share and cell.get("redis_client_bound") and share["median"] > 1.0)
+
+
+def share_text(cell: dict, detail: bool = False) -> str:
+    """A cell's share of redis: its paired median, and in detail its 95% interval."""
+    share = cell.get("share_of_redis")
+    if not share:
+        return "–"
+    if is_reference(cell["implementation"], cell["interpreter"]):
+        return "100% (reference)" if detail else "100%"
+    if bounded_by_client(cell):
+        return CLIENT_BOUND_SHARE
+    text = percent(share["median"], 1 if detail else 0)
+    if share["ci_low"] is not None:
+        text += f" ({share_interval(share)})" if detail else f", CI {share_interval(share)}"
+    elif detail:
+        text += f" ({TOO_FEW_PAIRS}: {share['pairs']})"
+    return text
+
+
+def share_phrase(cell: dict) -> str:
+    """A cell's share of redis in a sentence, as compare shows it ("" without one)."""
+    share = cell.get("share_of_redis")
+    if not share:
+        return ""
+    if bounded_by_client(cell):
+        return CLIENT_BOUND_SHARE
+    text = f"{percent(share['median'])} of redis"
+    if is_reference(cell["implementation"], cell["interpreter"]):
+        return text
+    if share["ci_low"] is None:
+        plural = "s" if share["pairs"] != 1 else ""
+        return f"{text} (no 95% CI: {share['pairs']} pair{plural})"
+    return f"{text} (CI {share_interval(share)})"
+
+
 def grid_text(cell: dict | None) -> str:
     """One grid cell: median requests/s, its spread (CV), its share of native redis, flags."""
     if cell is None:
@@ -28,8 +78,8 @@ def grid_text(cell: dict | None) -> str:
     if not cell["rps"]:
         return "failed: " + ", ".join(cell["failures"])
     text = f"{rate(cell['rps']['median'])} ±{percent(cell['rps']['cv'])}"
-    if cell["share_of_native"] is not None:
-        text += f" ({percent(cell['share_of_native'])})"
+    if cell["share_of_redis"]:
+        text += f" ({share_text(cell)})"
     if cell["flags"]:
         text += " " + " ".join(cell["flags"])
     return text
@@ -56,9 +106,11 @@ DETAIL_HEADER = [
     "min",
     "max",
     "CV",
-    "% redis",
+    "share of redis (95% CI)",
     "p50 ms",
+    "p95 ms",
     "p99 ms",
+    "max ms",
     "requests/server CPU-s",
     "client CPU",
     "load CPU busy",
@@ -90,9 +142,11 @@ def detail_rows(cells: list[dict], implementations, interpreters):
                 rate(stats.get("min")),
                 rate(stats.get("max")),
                 percent(stats.get("cv"), 1) if stats else "–",
-                percent(c["share_of_native"]),
+                share_text(c, detail=True),
                 milliseconds(c["p50_latency_ms"]),
+                milliseconds(c["p95_latency_ms"]),
                 milliseconds(c["p99_latency_ms"]),
+                milliseconds(c["max_latency_ms"]),
                 rate(c["requests_per_server_cpu_s"]),
                 percent(c["client_cpu_share"]),
                 percent(c["load_cpu_busy"]),

@@ -74,10 +74,11 @@ def test_two_quick_runs_side_by_side(runs, tmp_path):
         "| redis@native get:GET | 30,000 (n=1), 100% of redis | 37,500 (n=1), 100% of redis "
         "| 1.250 | too few repetitions |" in markdown
     )
-    # Each median with its share of native redis in its own run.
+    # Each median with its paired share of native redis in its own run: one pair gives no
+    # interval, and the table says so rather than print one.
     assert (
-        "| uvloop@cpython3.11 get:GET | 35,294 (n=1), 118% of redis | 25,862 (n=1), 69% of redis |"
-        in markdown
+        "| uvloop@cpython3.11 get:GET | 35,294 (n=1), 118% of redis (no 95% CI: 1 pair) "
+        "| 25,862 (n=1), 69% of redis (no 95% CI: 1 pair) |" in markdown
     )
     assert "too few repetitions" in text
     # Same lab, same code, same preset: nothing to warn about.
@@ -103,6 +104,12 @@ def test_repetitions_make_a_difference_testable(runs, tmp_path):
     # 6 vs 5 repetitions of the same cell: testable, and these differ far beyond the noise.
     line = next(x for x in markdown.splitlines() if x.startswith("| redis@native get:GET "))
     assert "(n=6)" in line and "(n=5)" in line and "| yes (p=" in line
+    # Six pairs give a share its 95% interval (the 1st and 6th of the six paired shares);
+    # five do not.
+    line = next(
+        x for x in markdown.splitlines() if x.startswith("| asyncio-protocol@cpython3.11 get:GET ")
+    )
+    assert "89% of redis (CI 78.9–102.4%)" in line and "98% of redis (no 95% CI: 5 pairs)" in line
     assert "## Cells in only some runs" in markdown
     assert "- asyncio@cpython3.11 get-p16:GET" in markdown
 

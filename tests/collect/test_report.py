@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from collect import report
@@ -93,19 +94,65 @@ def test_run_json_is_versioned_strict_json_with_every_sample(default_report):
     assert 0 < sample["load_hosts"]["load1"]["client_cpu_share"] <= 1
 
 
-def test_cells_have_statistics_and_share_of_native(default_report):
+def interpolated_shares(document, implementation, interpreter, workload, test="GET"):
+    """A cell's paired shares computed here from run.json's samples, apart from collect:
+    numpy's linear interpolation of redis's rates at the middle of each repetition's window
+    (holding the first and last redis rate beyond them)."""
+
+    def middle(sample):
+        runs = sample["load_hosts"].values()
+        return (min(r["started"] for r in runs) + max(r["ended"] for r in runs)) / 2
+
+    ok = [s for s in document["samples"] if s["status"] == "ok" and s["workload"] == workload]
+    redis = sorted(
+        (middle(s), s["tests"][test]["rps"])
+        for s in ok
+        if (s["implementation"], s["interpreter"]) == ("redis", "native")
+    )
+    cell = [
+        s for s in ok if (s["implementation"], s["interpreter"]) == (implementation, interpreter)
+    ]
+    times, rates = zip(*redis)
+    return [s["tests"][test]["rps"] / np.interp(middle(s), times, rates) for s in cell]
+
+
+def test_cells_have_statistics_and_paired_shares_of_redis(default_report):
     path, _, _ = default_report
     document = strict_json(path / "run.json")
     redis = cells_by(document, "redis", "native", "get-p16")
-    assert redis["share_of_native"] == 1.0
+    # Each redis repetition pairs with itself; five pairs are too few for a 95% interval.
+    assert redis["share_of_redis"] == {"median": 1.0, "ci_low": None, "ci_high": None, "pairs": 5}
     cell = cells_by(document, "asyncio-protocol", "cpython3.11", "get-p16")
     stats = cell["rps"]
     assert len(stats["values"]) == cell["samples_ok"] == 5
     assert stats["min"] <= stats["median"] <= stats["max"]
     assert stats["cv"] > 0
-    assert cell["share_of_native"] == pytest.approx(stats["median"] / redis["rps"]["median"])
+    share = cell["share_of_redis"]
+    expected = interpolated_shares(document, "asyncio-protocol", "cpython3.11", "get-p16")
+    assert share["pairs"] == len(expected) == 5
+    assert share["median"] == pytest.approx(float(np.median(expected)))
+    assert (share["ci_low"], share["ci_high"]) == (None, None)
+    # Not the ratio of the two medians any more (that was share_of_native).
+    assert share["median"] != pytest.approx(stats["median"] / redis["rps"]["median"], rel=1e-6)
+    assert "share_of_native" not in cell
+    assert cell["redis_client_bound"] is False
     assert cell["requests_per_server_cpu_s"] > 0
-    assert 0 < cell["p50_latency_ms"] <= cell["p99_latency_ms"]
+    latencies = [cell[f"{name}_latency_ms"] for name in ("p50", "p95", "p99", "max")]
+    assert latencies[0] > 0 and latencies == sorted(latencies)
+
+
+def test_every_cell_of_the_golden_runs_has_a_consistent_share(run_copy):
+    for name in ("default", "seed", "seed-timed", "instrument", "adaptive", "quick-a", "quick-b"):
+        collected, _ = report.report(run_copy(name), with_plots=False)
+        for cell in collected.cells:
+            share = cell["share_of_redis"]
+            # Every ok repetition pairs (each run has redis ok for every workload).
+            assert share["pairs"] == cell["samples_ok"] > 0
+            assert share["median"] > 0
+            if share["pairs"] >= 6:
+                assert share["ci_low"] <= share["median"] <= share["ci_high"]
+            else:
+                assert share["ci_low"] is None and share["ci_high"] is None
 
 
 def test_summary_csv_has_a_row_per_cell(default_report):
@@ -119,7 +166,10 @@ def test_summary_csv_has_a_row_per_cell(default_report):
         and r["interpreter"] == "pypy3"
         and r["workload"] == "get"
     )
-    assert float(row["median_rps"]) > 0 and float(row["share_of_native"]) > 0
+    assert float(row["median_rps"]) > 0 and float(row["share_of_redis"]) > 0
+    assert row["share_pairs"] == "5" and row["share_ci_low"] == row["share_ci_high"] == ""
+    assert row["redis_client_bound"] == "False"
+    assert 0 < float(row["p95_latency_ms"]) <= float(row["max_latency_ms"])
     assert row["gets"].startswith("GETs hit")
 
 
@@ -325,11 +375,11 @@ def test_several_server_hosts_get_a_table_each(run_copy):
         cells = [c for c in collected.cells if c["server_host"] == host]
         assert {c["implementation"] for c in cells} == {"redis", "asyncio-protocol"}
         # Each host's share is against its own native redis, not the other host's.
-        redis = next(c for c in cells if c["implementation"] == "redis")
         ours = next(c for c in cells if c["implementation"] == "asyncio-protocol")
-        assert ours["share_of_native"] == pytest.approx(
-            ours["rps"]["median"] / redis["rps"]["median"]
-        )
+        document = strict_json(path / "run.json")
+        document["samples"] = [s for s in document["samples"] if s["server_host"] == host]
+        expected = interpolated_shares(document, "asyncio-protocol", "cpython3.11", "get")
+        assert ours["share_of_redis"]["median"] == pytest.approx(float(np.median(expected)))
         assert f"get: GET on {host}" in text
         assert f"--csv -r 1000` from {load};" in (path / "report.md").read_text()
     rows = list(csv.DictReader((path / "summary.csv").open()))
