@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collect import report
+from collect import report, tables
 from collect.aggregate import Thresholds
 from collect.rundir import RunDirError, load_run
+from tests.collect.pairs_by_hand import interpolated_shares
 
 RUNS = Path(__file__).parent / "runs"
 ROOT = Path(__file__).parents[2]
@@ -92,28 +93,6 @@ def test_run_json_is_versioned_strict_json_with_every_sample(default_report):
     assert sample["server"]["cpu_s"] > 0 and sample["server"]["restarted"] is False
     assert sample["load_hosts"]["load1"]["argv"][0] == "redis-benchmark"
     assert 0 < sample["load_hosts"]["load1"]["client_cpu_share"] <= 1
-
-
-def interpolated_shares(document, implementation, interpreter, workload, test="GET"):
-    """A cell's paired shares computed here from run.json's samples, apart from collect:
-    numpy's linear interpolation of redis's rates at the middle of each repetition's window
-    (holding the first and last redis rate beyond them)."""
-
-    def middle(sample):
-        runs = sample["load_hosts"].values()
-        return (min(r["started"] for r in runs) + max(r["ended"] for r in runs)) / 2
-
-    ok = [s for s in document["samples"] if s["status"] == "ok" and s["workload"] == workload]
-    redis = sorted(
-        (middle(s), s["tests"][test]["rps"])
-        for s in ok
-        if (s["implementation"], s["interpreter"]) == ("redis", "native")
-    )
-    cell = [
-        s for s in ok if (s["implementation"], s["interpreter"]) == (implementation, interpreter)
-    ]
-    times, rates = zip(*redis)
-    return [s["tests"][test]["rps"] / np.interp(middle(s), times, rates) for s in cell]
 
 
 def test_cells_have_statistics_and_paired_shares_of_redis(default_report):
@@ -198,6 +177,21 @@ def test_report_states_its_conditions_above_the_table(default_report):
     assert "implementation    native" in text and "get-p16: GET on server1" in text
 
 
+def test_details_show_the_share_with_its_interval_and_every_latency(default_report, run_copy):
+    path, _, _ = default_report
+    markdown = (path / "report.md").read_text()
+    assert "| share of redis (95% CI) | p50 ms | p95 ms | p99 ms | max ms |" in markdown
+    # Five pairs: no 95% interval exists, and the row says so instead of printing one.
+    assert "| 5/5 | 706,215 | 674,764 | 758,725 | 4.5% | 100% (reference) |" in markdown
+    assert "% (too few pairs for a 95% interval: 5) |" in markdown
+    path = run_copy("adaptive")
+    collected, _ = report.report(path, with_plots=False)
+    share = next(c for c in collected.cells if c["implementation"] != "redis")["share_of_redis"]
+    # Six pairs: the interval is the smallest to the largest paired share.
+    interval = f"{100 * share['ci_low']:.1f}–{100 * share['ci_high']:.1f}%"
+    assert f"| {100 * share['median']:.1f}% ({interval}) |" in (path / "report.md").read_text()
+
+
 def test_skipped_combinations_are_listed_with_their_reason(default_report):
     path, _, _ = default_report
     markdown = (path / "report.md").read_text()
@@ -235,6 +229,27 @@ def test_client_bound_flag_follows_the_clients_cpu(run_copy):
     assert all("CLIENT-BOUND" in c["flags"] for c in collected.cells)
     collected, _ = report.report(path, Thresholds(client_cpu_share=1.0), with_plots=False)
     assert not any("CLIENT-BOUND" in c["flags"] for c in collected.cells)
+
+
+def test_a_share_above_a_client_bound_redis_is_not_printed_as_beating_redis(run_copy):
+    path = run_copy("seed-timed")
+    collected, text = report.report(path, with_plots=False)
+    uvloop = next(c for c in collected.cells if c["implementation"] == "uvloop")
+    assert uvloop["share_of_redis"]["median"] > 1.0 and not uvloop["redis_client_bound"]
+    assert "38,066 ±28% (101%) UNSTABLE" in text  # redis not CLIENT-BOUND: a share like any
+    # The same run with a threshold that makes every cell, redis too, CLIENT-BOUND.
+    collected, text = report.report(path, Thresholds(client_cpu_share=0.3), with_plots=False)
+    uvloop = next(c for c in collected.cells if c["implementation"] == "uvloop")
+    assert uvloop["redis_client_bound"] is True
+    assert "38,066 ±28% (≥ redis, client-bound) UNSTABLE CLIENT-BOUND" in text
+    markdown = (path / "report.md").read_text()
+    assert "(≥ redis, client-bound)" in markdown and "101%" not in markdown
+    assert "| ≥ redis, client-bound |" in markdown  # the detail table
+    assert "how it compares with redis beyond that this run cannot tell" in markdown
+    assert tables.share_phrase(uvloop) == "≥ redis, client-bound"  # what compare prints
+    # Below redis, the share is printed (an upper bound, as the legend says).
+    gevent = next(c for c in collected.cells if c["implementation"] == "gevent")
+    assert tables.share_phrase(gevent).startswith("72% of redis")
 
 
 def test_a_crashed_server_is_failed_and_restarted_while_redis_is_reported(run_copy):
@@ -377,8 +392,9 @@ def test_several_server_hosts_get_a_table_each(run_copy):
         # Each host's share is against its own native redis, not the other host's.
         ours = next(c for c in cells if c["implementation"] == "asyncio-protocol")
         document = strict_json(path / "run.json")
-        document["samples"] = [s for s in document["samples"] if s["server_host"] == host]
-        expected = interpolated_shares(document, "asyncio-protocol", "cpython3.11", "get")
+        expected = interpolated_shares(
+            document, "asyncio-protocol", "cpython3.11", "get", host=host
+        )
         assert ours["share_of_redis"]["median"] == pytest.approx(float(np.median(expected)))
         assert f"get: GET on {host}" in text
         assert f"--csv -r 1000` from {load};" in (path / "report.md").read_text()
