@@ -34,6 +34,7 @@ for the rates alone). tests/collect/test_pairing.py recomputes these numbers.
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def measured_at(sample: Sample) -> float | None:
     runs = [r for r in sample.load_hosts.values() if r.started is not None and r.ended is not None]
     if not runs:
         return None
-    return (min(run.started for run in runs) + max(run.ended for run in runs)) / 2
+    middle = (min(run.started for run in runs) + max(run.ended for run in runs)) / 2
+    return middle if math.isfinite(middle) else None  # absurd times overflow: none then
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ def rate_at(points: list[Point], at: float) -> float | None:
     if after.at == before.at:
         return (before.rate + after.rate) / 2
     weight = (at - before.at) / (after.at - before.at)
-    return before.rate + weight * (after.rate - before.rate)
+    rate = before.rate + weight * (after.rate - before.rate)
+    return rate if math.isfinite(rate) else None
 
 
 def same_round_rate(points: list[Point], repetition: int) -> float | None:
@@ -127,6 +130,19 @@ def reference_rate(points: list[Point], sample: Sample) -> float | None:
     return rate if rate is not None else same_round_rate(points, sample.repetition)
 
 
+def paired_share(sample: Sample, test: str, points: dict[tuple, list[Point]]) -> float | None:
+    """One ok sample's rate for ``test`` over the reference's at its time (None: no pair)."""
+    if is_reference(sample.implementation, sample.interpreter):
+        return 1.0
+    found = points.get((sample.server_host or "", sample.workload, test), [])
+    reference = reference_rate(found, sample)
+    if not reference:
+        return None
+    share = sample.rps[test] / reference
+    # Rates of absurd size (a damaged run) overflow or underflow: no pair rather than inf or 0.
+    return share if math.isfinite(share) and share > 0 else None
+
+
 def paired_shares(samples: list[Sample]) -> dict[tuple, list[float]]:
     """cell key -> its paired shares (fractions, 1.0 = redis), one per ok repetition that has
     a reference to pair with, in the order of the samples. The reference's own samples pair
@@ -136,16 +152,10 @@ def paired_shares(samples: list[Sample]) -> dict[tuple, list[float]]:
     for sample in samples:
         if sample.status != OK:
             continue
-        for test, rate in sample.rps.items():
-            if is_reference(sample.implementation, sample.interpreter):
-                share = 1.0
-            else:
-                found = points.get((sample.server_host or "", sample.workload, test), [])
-                reference = reference_rate(found, sample)
-                if not reference:
-                    continue
-                share = rate / reference
-            shares.setdefault(cell_key(sample, test), []).append(share)
+        for test in sample.rps:
+            share = paired_share(sample, test, points)
+            if share is not None:
+                shares.setdefault(cell_key(sample, test), []).append(share)
     return shares
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from functools import cached_property
 
 from collect import tables
 from collect.pairing import is_reference
@@ -53,7 +54,7 @@ class Resolution:
     spread: float | None  # the pooled standard deviation of ln(paired share)
     degrees_of_freedom: int
 
-    @property
+    @cached_property
     def t(self) -> float | None:
         if not self.degrees_of_freedom:
             return None
@@ -79,10 +80,14 @@ class Resolution:
         if not self.spread:
             return None
         target = math.log1p(difference)
-        for pairs in range(2, most + 1):
-            df = max(1, self.cells) * (pairs - 1)
-            if student_t_quantile(CONFIDENCE, df) * self.spread * math.sqrt(2 / pairs) <= target:
+        # t is above the normal quantile at any df, so the normal answer is a lower bound.
+        z = statistics.NormalDist().inv_cdf((1 + CONFIDENCE) / 2)
+        pairs = max(2, math.ceil(2 * (z * self.spread / target) ** 2))
+        while pairs <= most:
+            t = student_t_quantile(CONFIDENCE, max(1, self.cells) * (pairs - 1))
+            if t * self.spread * math.sqrt(2 / pairs) <= target:
                 return pairs
+            pairs += 1
         return None
 
     def to_json(self) -> dict:

@@ -86,6 +86,20 @@ def test_samples_without_times_pair_with_redis_of_their_own_round():
     assert paired_shares(samples)[cell_key(samples[2], "GET")] == [0.25]
 
 
+def test_absurd_times_and_rates_make_no_pair_rather_than_inf():
+    samples = [
+        sample("redis", 1, 1e-300, (1e308, 1e308)),  # its middle overflows: no time
+        sample("redis", 2, 1e-300, (-1e308, -1e308)),
+        sample("asyncio", 1, 1e308, (5.0, 6.0)),  # 1e308 / 1e-300 overflows
+        sample("asyncio", 2, 1e-300, (5.0, 6.0)),
+    ]
+    assert [p.at for p in reference_points(samples)[("server1", "get", "GET")]] == [None, None]
+    shares = paired_shares(samples)
+    # Without times both fall back to their round; the first overflows, the second is 1.0.
+    assert shares[cell_key(samples[2], "GET")] == [1.0]
+    assert share_summary(shares[cell_key(samples[2], "GET")])["median"] == 1.0
+
+
 def test_no_native_redis_no_share():
     samples = [
         sample("asyncio", 1, 50.0, (1.0, 2.0)),

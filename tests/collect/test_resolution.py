@@ -31,9 +31,19 @@ def run_copy(tmp_path):
 
 def test_student_t_quantiles_match_the_printed_tables():
     # Two-sided 95%: the 0.975 column of any t table.
-    for df, t in ((1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (40, 2.021), (120, 1.980)):
+    for df, t in (
+        (1, 12.706),
+        (2, 4.303),
+        (4, 2.776),
+        (9, 2.262),
+        (40, 2.021),
+        (120, 1.980),
+        (1000, 1.962),
+    ):
         assert student_t_quantile(0.95, df) == pytest.approx(t, abs=5e-4)
     assert student_t_quantile(0.99, 10) == pytest.approx(3.169, abs=5e-4)
+    # Past 200 degrees of freedom the expansion takes over from the series: still the same t.
+    assert student_t_quantile(0.95, 201) == pytest.approx(1.97184, abs=1e-5)
     # One degree of freedom is the Cauchy distribution: P(|T| < 1) = 1/2.
     assert two_sided_t_probability(1.0, 1) == pytest.approx(0.5)
     with pytest.raises(ValueError):
