@@ -8,6 +8,8 @@ interpolation in time between the middles of their measured windows; before the 
 after the last reference sample, the nearest one). A sample whose load hosts recorded no
 times falls back to the reference sample of its own repetition (the same interleaved round).
 A failed sample makes no pair, and a failed reference sample is not a point to read from.
+Native redis's own samples pair with themselves (exactly 1.0 each), so its share is 1.0 with
+its ok repetitions as pairs and, like any cell's, an interval (1.0 to 1.0) only from 6 pairs.
 
 Why time-adjacent and not the same round: measured on the committed lab runs
 (tests/collect/runs; quick-a and quick-b have one repetition, so no spread), as the standard
