@@ -1,13 +1,17 @@
-"""Filters that decide what wirebench provisions and runs: the matrix check, the server
-units, the cells and their order, and what the run learns from a cell's raw folder between
-cells (progress line, adaptive repetitions, resume) through collect's one reader.
+"""Filters that decide what wirebench provisions and runs: the checks of the matrix, the
+run's settings and its name, the server units, the cells and their order, and what the run
+learns from a cell's raw folder between cells (progress line, adaptive repetitions, resume)
+through collect's one reader.
 
-Logic lives here (tested by tests/plugins/test_wirebench_filters.py); YAML only calls it.
+Logic lives here (tested by tests/plugins/test_wirebench_filters.py and, for the checks,
+tests/plugins/test_matrix_checks.py); YAML only calls it.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
 # The controller's venv has the project installed (pyproject.toml): the cell model and the
@@ -16,12 +20,13 @@ from collect.model import (
     FAILED,
     INTERPRETER_NAME,
     MEASURE_AGAIN,
+    NAME,
     OK,
     SKIPPED,
     Cell,
     ModelError,
     Sample,
-    check_name,
+    Workload,
 )
 from collect.reader import NoRecord, read_cell
 from collect.stats import relative_half_width
@@ -40,13 +45,138 @@ WORKLOAD_FIELDS = {
 }  # fmt: skip
 
 
+# redis-benchmark's test names for -t (src/redis-benchmark.c, test_is_selected) in 7.0.15, the
+# redis-tools of Debian bookworm (the lab's load hosts). -t lowercases its list and selects a
+# test when ",<name>," is in ",<list>,": a name it does not know, or one with whitespace
+# around it, selects nothing, and redis-benchmark prints a bare CSV header and exits 0 (a
+# sample with no rates). "ping" selects ping_inline and ping_mbulk, "lrange" every lrange_<N>.
+BENCHMARK_TESTS = (
+    "ping_inline", "ping_mbulk", "ping", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop",
+    "sadd", "hset", "spop", "zadd", "zpopmin", "lrange", "lrange_100", "lrange_300",
+    "lrange_500", "lrange_600", "mset",
+)  # fmt: skip
+# Tests newer redis-benchmarks know, with the version that added them (redis/redis#11762):
+# refused, since bookworm's 7.0.15 would print a bare header for them.
+NEWER_BENCHMARK_TESTS = {"xadd": "7.2"}
+# redis-benchmark caps --threads at this (MAX_THREADS) and prints a warning into its table.
+BENCHMARK_MAX_THREADS = 500
+# A workload's name is part of every cell's folder name (NAME_MAX 255 bytes with the rest).
+WORKLOAD_NAME_MAX = 64
+ADAPTIVE_FIELDS = ("target", "min_repetitions")
+# A run's folder is results/<run id>, <run id> = <UTC time>-<label> or wirebench_resume.
+RUN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+LABEL_MAX = 64
+RESUME_MAX = 100
+
+
+def _whole(value) -> bool:
+    """An integer, not a bool (YAML's true is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _name_problem(what, value, pattern=NAME, longest=None):
+    """The sentence saying why ``value`` is not a name of this kind; None if it is one.
+
+    collect.model.check_name anchors with '$', which also matches before a final line break:
+    a name here must match whole (fullmatch).
+    """
+    allowed = "'.', '_' or '-'" if pattern is NAME else "'.' or '-'"
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return f"{what} {value!r} may only hold letters, digits, {allowed}"
+    if longest is not None and len(value) > longest:
+        return f"{what} {value!r} is longer than {longest} characters"
+    return None
+
+
+def _test_problems(name, tests):
+    """What is wrong with a workload's ``tests``: each name must be one redis-benchmark -t knows."""
+    if isinstance(tests, list):
+        # The agent passes tests to -t as they are: a list would reach it as "['get']".
+        return [
+            f"workload {name!r}: tests {tests!r} is a list; write the names comma separated, "
+            f"e.g. {','.join(str(test) for test in tests)!r}"
+        ]
+    if not isinstance(tests, str):
+        return [f"workload {name!r}: tests must be text such as 'get' or 'set,get', not {tests!r}"]
+    problems = []
+    for test in tests.lower().split(","):
+        if not test:
+            continue  # ",get," selects get: an empty item selects nothing and harms nothing
+        if test.strip() != test:
+            problems.append(
+                f"workload {name!r}: test {test!r} in tests {tests!r} has whitespace around "
+                f"it, which redis-benchmark -t does not strip, so it would select nothing; "
+                f"write {','.join(item.strip() for item in tests.split(','))!r}"
+            )
+        elif test in NEWER_BENCHMARK_TESTS:
+            problems.append(
+                f"workload {name!r}: test {test!r} needs redis-benchmark "
+                f"{NEWER_BENCHMARK_TESTS[test]} or newer, and the lab's load hosts have "
+                f"7.0.15 (Debian bookworm's redis-tools) (known: {', '.join(BENCHMARK_TESTS)})"
+            )
+        elif test not in BENCHMARK_TESTS:
+            problems.append(
+                f"workload {name!r}: unknown test {test!r} in tests "
+                f"(redis-benchmark -t knows: {', '.join(BENCHMARK_TESTS)})"
+            )
+    if not problems and not tests.replace(",", ""):
+        problems.append(f"workload {name!r} needs tests (e.g. 'get')")
+    return problems
+
+
+def _count_problem(name, field, value):
+    if _whole(value) and value > 0:
+        if field == "threads" and value > BENCHMARK_MAX_THREADS:
+            return (
+                f"workload {name!r}: threads {value} is more than redis-benchmark's "
+                f"{BENCHMARK_MAX_THREADS} (it would cap them and print a warning)"
+            )
+        return None
+    problem = f"workload {name!r}: {field} must be a positive integer, not {value!r}"
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value) and int(value) > 0:
+        # A number in quotes: run-meta.json keeps the workload as given, and collect's
+        # Workload takes only ints.
+        problem += " (text: write the number without quotes)"
+    return problem
+
+
 def matrix_problems(implementations, interpreters, workloads, known_implementations):
-    """Every problem with the requested matrix, each a sentence naming it; [] if none."""
+    """Every problem with the requested matrix, each a sentence naming it; [] if none.
+
+    Counts (clients, pipeline, data_size, keyspace, requests, seconds, threads) must be
+    integers: the text "16" is refused, not converted, since the workload goes as it is to
+    the load hosts' agent and into run-meta.json, whose reader (collect.model.Workload) takes
+    only integers. The matrix can only be given as YAML or JSON (-e @file, -e '{...}'), where
+    16 is a number.
+    """
     problems = []
     known = [NATIVE, *known_implementations]
+    for what, value in (
+        ("wirebench_implementations", implementations),
+        ("wirebench_interpreters", interpreters),
+        ("wirebench_workloads", workloads),
+    ):
+        if value is not None and not isinstance(value, list):
+            problems.append(
+                f"{what} must be a list, not {value!r} (on the command line give it as JSON: "
+                f"-e '{{\"{what}\": [...]}}')"
+            )
+    if problems:
+        return problems
+    seen = set()
     for name in implementations or []:
+        if not isinstance(name, str):
+            problems.append(f"wirebench_implementations: {name!r} is not an implementation's name")
+            continue
         if name not in known:
             problems.append(f"unknown implementation {name!r} (known: {', '.join(known)})")
+        elif name in seen:
+            problems.append(f"implementation {name!r} is listed twice in wirebench_implementations")
+        seen.add(name)
     if not implementations:
         problems.append("wirebench_implementations is empty: nothing to measure")
     seen = set()
@@ -55,13 +185,13 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
             problems.append(f"interpreter {interpreter!r} needs a name")
             continue
         name = interpreter["name"]
+        problem = _name_problem("interpreter name", name, INTERPRETER_NAME)
+        if problem:
+            problems.append(problem)
+            continue
         if name in seen:
             problems.append(f"interpreter {name!r} is listed twice")
         seen.add(name)
-        try:
-            check_name("interpreter name", name, INTERPRETER_NAME)
-        except ModelError as exc:
-            problems.append(str(exc))
         provider = interpreter.get("provider")
         if provider not in PROVIDERS:
             problems.append(
@@ -76,20 +206,25 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
             problems.append(f"interpreter {name!r} (provider apt) needs a package")
     if not interpreters and any(name != NATIVE for name in implementations or []):
         problems.append("wirebench_interpreters is empty but Python implementations are listed")
+    # Distinct workload names always give distinct cell folders: a folder is
+    # <impl>@<interp>_<workload>_<rep>, '@' is in no name, an interpreter's name has no '_'
+    # and a repetition no '_', so collect.model.Cell.from_dir reads the four names back
+    # (tests/plugins/test_matrix_checks.py tries the names most alike). No two workloads may
+    # share a name, and a name may hold nothing a folder name would change.
     names = set()
     for workload in workloads or []:
         if not isinstance(workload, dict) or "name" not in workload:
             problems.append(f"workload {workload!r} needs a name")
             continue
         name = workload["name"]
+        problem = _name_problem("workload name", name, longest=WORKLOAD_NAME_MAX)
+        if problem:
+            problems.append(problem)
+            continue
         if name in names:
             problems.append(f"workload {name!r} is listed twice")
         names.add(name)
-        try:
-            check_name("workload name", name)  # it is part of every cell's folder name
-        except ModelError as exc:
-            problems.append(str(exc))
-        unknown = sorted(set(workload) - WORKLOAD_FIELDS)
+        unknown = sorted(str(field) for field in set(workload) - WORKLOAD_FIELDS)
         if unknown:
             problems.append(
                 f"workload {name!r} has unknown fields {', '.join(unknown)} "
@@ -99,14 +234,152 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
             problems.append(f"workload {name!r} needs exactly one of requests or seconds")
         if not workload.get("tests"):
             problems.append(f"workload {name!r} needs tests (e.g. 'get')")
+        else:
+            problems.extend(_test_problems(name, workload["tests"]))
         if "preload" in workload and not isinstance(workload["preload"], bool):
             problems.append(f"workload {name!r}: preload must be true or false")
         if workload.get("preload") and not workload.get("keyspace"):
             problems.append(f"workload {name!r}: preload needs a keyspace (the keys -r uses)")
-        for field in ("clients", "pipeline", "data_size", "keyspace", "requests", "seconds"):
+        for field in Workload.COUNTS:
             value = workload.get(field)
-            if value is not None and (not isinstance(value, int) or value <= 0):
-                problems.append(f"workload {name!r}: {field} must be a positive integer")
+            if value is not None:
+                problem = _count_problem(name, field, value)
+                if problem:
+                    problems.append(problem)
+    return problems
+
+
+def _repetitions(value):
+    """wirebench_repetitions as a whole number, or None. A string of digits is one: -e
+    wirebench_repetitions=30 gives the text '30', and the run reads it with ``| int``."""
+    if _whole(value):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        return int(value)
+    return None
+
+
+def settings_problems(repetitions, adaptive, benchmark_timeout):
+    """Every problem with the run's settings, each a sentence naming the variable; [] if none.
+
+    ``repetitions``: a whole number ≥ 1 (text of digits too, as -e gives it). ``adaptive``:
+    {} (off) or exactly {target: a number in (0, 1), min_repetitions: a whole number ≥ 2 and
+    ≤ repetitions} (repetitions_verdict). ``benchmark_timeout``: a positive number; text is
+    refused, since the run computes with it as it is ("300" * 2 is "300300").
+    """
+    problems = []
+    count = _repetitions(repetitions)
+    if count is None or count < 1:
+        problems.append(
+            f"wirebench_repetitions must be a whole number of at least 1, not {repetitions!r}"
+        )
+        count = None
+    if not isinstance(adaptive, dict):
+        problem = (
+            f"wirebench_adaptive must be a mapping, {{}} (off) or "
+            f"{{target: 0.03, min_repetitions: 6}}, not {adaptive!r}"
+        )
+        if isinstance(adaptive, str):
+            # The run would stop at its first cell: repetitions_verdict reads a mapping.
+            problem += (
+                " (-e name=value gives text: leave it out for off, or give it as JSON, -e "
+                '\'{"wirebench_adaptive": {"target": 0.03, "min_repetitions": 6}}\')'
+            )
+        problems.append(problem)
+    elif adaptive:
+        unknown = sorted(str(key) for key in adaptive if key not in ADAPTIVE_FIELDS)
+        if unknown:
+            problems.append(
+                f"wirebench_adaptive has unknown fields {', '.join(unknown)} "
+                f"(known: {', '.join(ADAPTIVE_FIELDS)})"
+            )
+        for field in ADAPTIVE_FIELDS:
+            if field not in adaptive:
+                problems.append(f"wirebench_adaptive needs {field} (or is {{}}: off)")
+        target = adaptive.get("target")
+        if "target" in adaptive and not (_number(target) and 0 < target < 1):
+            problems.append(
+                f"wirebench_adaptive.target must be a number between 0 and 1 (the relative "
+                f"half-width of the median's 95% confidence interval, e.g. 0.03), not {target!r}"
+            )
+        least = adaptive.get("min_repetitions")
+        if "min_repetitions" in adaptive:
+            if not (_whole(least) and least >= 2):
+                problems.append(
+                    f"wirebench_adaptive.min_repetitions must be a whole number of at least 2 "
+                    f"(a confidence interval needs two samples), not {least!r}"
+                )
+            elif count is not None and least > count:
+                problems.append(
+                    f"wirebench_adaptive.min_repetitions {least} is more than "
+                    f"wirebench_repetitions {count}"
+                )
+    if not (_number(benchmark_timeout) and benchmark_timeout > 0):
+        problem = (
+            f"wirebench_benchmark_timeout must be a positive number of seconds, "
+            f"not {benchmark_timeout!r}"
+        )
+        if isinstance(benchmark_timeout, str):
+            problem += (
+                " (-e name=value gives text: give a number in a preset or as JSON, "
+                "-e '{\"wirebench_benchmark_timeout\": 300}')"
+            )
+        problems.append(problem)
+    return problems
+
+
+def _run_name_problem(what, value, longest):
+    if not isinstance(value, str):
+        return f"{what} must be text, not {value!r}"
+    if "/" in value or "\\" in value:
+        why = "holds a path separator"
+    elif ".." in value:
+        why = "holds '..'"
+    elif value.startswith("."):
+        why = "starts with '.'"
+    elif not RUN_NAME.fullmatch(value):
+        bad = sorted({char for char in value if not RUN_NAME.fullmatch(char)})
+        why = f"holds {', '.join(repr(char) for char in bad)}"
+    elif len(value) > longest:
+        why = f"is longer than {longest} characters"
+    else:
+        return None
+    return (
+        f"{what} {value!r} {why}: it names one folder directly in results/, so it may only "
+        f"hold letters, digits, '.', '_' and '-', not start with '.' nor hold '..', and have "
+        f"at most {longest} characters"
+    )
+
+
+def run_name_problems(label, resume, results_dir=None):
+    """Every problem with wirebench_label and wirebench_resume, each a sentence; [] if none.
+
+    Both name the run's folder, results/<UTC time>-<label> or results/<resume>: one folder
+    directly under ``results_dir``, never a path. A run to resume must be a real run folder
+    there (not a link such as results/latest, which the run repoints at the run it makes).
+    Empty (or None): not given.
+    """
+    problems = []
+    if label:
+        problem = _run_name_problem("wirebench_label", label, LABEL_MAX)
+        if problem:
+            problems.append(problem)
+    if resume:
+        problem = _run_name_problem("wirebench_resume", resume, RESUME_MAX)
+        if problem:
+            problems.append(problem)
+        elif results_dir is not None:
+            folder = Path(results_dir) / resume
+            if folder.is_symlink():
+                problems.append(
+                    f"wirebench_resume {resume!r} is a link to {os.readlink(folder)!r}: give "
+                    f"the run's own folder name in results/"
+                )
+            elif not (folder / "run-meta.json").is_file():
+                problems.append(
+                    f"wirebench_resume {resume!r}: there is no such run in {results_dir} "
+                    f"(no {resume}/run-meta.json)"
+                )
     return problems
 
 
@@ -378,6 +651,8 @@ class FilterModule:
     def filters(self):
         return {
             "wirebench_matrix_problems": matrix_problems,
+            "wirebench_settings_problems": settings_problems,
+            "wirebench_run_name_problems": run_name_problems,
             "wirebench_server_units": server_units,
             "wirebench_project_pins": project_pins,
             "wirebench_sample_ids": sample_ids,
