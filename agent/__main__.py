@@ -5,6 +5,7 @@
     wirebench-agent load prepare|measure|cell PARAMS_JSON
     wirebench-agent load measure PARAMS_JSON --background   (starts it, returns at once)
     wirebench-agent load collect PARAMS_JSON                (the background run's reply)
+    wirebench-agent load answering PARAMS_JSON              (PING answered PONG, with AUTH)
 
 PARAMS_JSON: {"host", "port", "workload", "dest", "timeout", "min_timeout", "requests",
 "start_at", "password_file"}. The password is read from ``password_file`` on this host
@@ -24,7 +25,7 @@ import time
 import traceback
 
 from . import load, unit
-from .loadgen import CellError
+from .loadgen import CellError, wait_until_answering
 
 REPLY = "reply.json"
 DEFAULTS = {"timeout": 600.0, "min_timeout": 30.0, "start_at": None, "password_file": ""}
@@ -33,6 +34,7 @@ REQUIRED = {
     "cell": ("host", "port", "workload", "dest"),
     "measure": ("host", "port", "workload", "dest", "requests"),
     "collect": ("dest",),
+    "answering": ("host", "port"),
 }
 NUMBERS = {"port": int, "requests": int, "timeout": float, "min_timeout": float,
            "start_at": float}  # fmt: skip
@@ -92,7 +94,9 @@ def run_unit(args: list) -> dict:
 
 def run_load(args: list) -> dict:
     if len(args) not in (2, 3) or args[0] not in REQUIRED:
-        raise UsageError("usage: load prepare|measure|cell|collect PARAMS_JSON [--background]")
+        raise UsageError(
+            "usage: load prepare|measure|cell|collect|answering PARAMS_JSON [--background]"
+        )
     action, params = args[0], parse_params(args[1], args[0])
     background = args[2:] == ["--background"]
     if len(args) == 3 and not (background and action == "measure"):
@@ -103,6 +107,9 @@ def run_load(args: list) -> dict:
         return load.cell(params)
     if action == "collect":
         return collect(params)
+    if action == "answering":  # the provisioning's smoke check, over the bench network
+        wait_until_answering(params["host"], params["port"], params["password"], params["timeout"])
+        return {"answering": True}
     if background:
         return start_in_background(params)
     return load.measure(params, params["requests"], params["timeout"])

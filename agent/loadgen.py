@@ -135,9 +135,10 @@ def wait_until_answering(host: str, port: int, password: str, seconds: float = W
             time.sleep(0.05)
             continue
         try:
-            if connection.call(b"PING") == "PONG":
+            answer = connection.call(b"PING")
+            if answer == "PONG":
                 return
-            last = "PING did not answer PONG"
+            last = f"PING answered {str(answer)[:120]!r}, not PONG"
         except OSError as exc:
             last = str(exc)
         finally:

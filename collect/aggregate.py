@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from collect import interference
 from collect.model import OK, SKIPPED, Sample
 from collect.pairing import cell_key, is_reference, paired_shares, share_summary
 from collect.stats import summarize
@@ -131,6 +132,7 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         "client_cpu_share": None,
         "load_cpu_busy": None,
         "load_overlap": None,
+        "interference": None,
         "flags": [],
     }
     restarted = any(s.server and s.server.restarted for s in ok + failed)
@@ -165,6 +167,8 @@ def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
         # Most of the repetitions, not one: a single busy moment should not relabel a cell.
         if sum(client_bound(s, thresholds) for s in ok) * 2 > len(ok):
             cell["flags"].append("CLIENT-BOUND")
+        cell["interference"] = interference.summary(ok)
+        cell["flags"] += interference.flags(ok)
     if restarted:
         cell["flags"].append("RESTARTED")
     if failed:

@@ -145,4 +145,12 @@ def run_lines(meta: dict) -> list[str]:
         lines[-1] += (
             f"; adaptive: stop once the median's 95% CI is within ±{100 * adaptive['target']:.0f}%"
         )
+    auth = matrix.get("auth")
+    if auth == "none":
+        lines.append(
+            'AUTH: none (wirebench_redis_password: ""): the servers answered anyone on the '
+            "bench network while the cells ran"
+        )
+    elif auth == "password":
+        lines.append("AUTH: every server required a password (generated unless one was given)")
     return lines

@@ -143,6 +143,11 @@ def flags(samples: list[Sample]) -> list[str]:
     return [flag for flag in EXPLAINED if flag in found]
 
 
+# The fields of summary(), as summary.csv names them (interference_<field>).
+SUMMARY_FIELDS = ("steal", "softirq", "iowait", "tcp_retransmitted", "tcp_sent",
+                  "packets_lost", "packets")  # fmt: skip
+
+
 def summary(samples: list[Sample]) -> dict | None:
     """A cell's worst interference over its repetitions and hosts, for run.json and the
     report: peak steal, softirq and iowait shares of a used CPU, TCP segments resent and

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from collect import aggregate, conditions, outputs, pairing, resolution, tables
+from collect import aggregate, conditions, interference, outputs, pairing, resolution, tables
 from collect.model import FAILED, FAILURE_KINDS, SKIPPED
 from collect.rundir import FORMAT, Run, load_run
 
@@ -36,6 +36,7 @@ SUMMARY_FIELDS = [
     "client_cpu_share",
     "load_cpu_busy",
     "load_overlap",
+    *(f"interference_{name}" for name in interference.SUMMARY_FIELDS),
     "flags",
     "gets",
 ]
@@ -145,6 +146,10 @@ def summary_csv(collected: Collected) -> str:
                     "share_ci_low": share.get("ci_low"),
                     "share_ci_high": share.get("ci_high"),
                     "share_pairs": share.get("pairs"),
+                    **{
+                        f"interference_{name}": (cell["interference"] or {}).get(name)
+                        for name in interference.SUMMARY_FIELDS
+                    },
                     "flags": " ".join(cell["flags"]),
                     "gets": collected.gets(workload),
                 }
@@ -233,6 +238,14 @@ def legend(thresholds: aggregate.Thresholds) -> list[str]:
         f"- `NOT-CONCURRENT`: the load hosts' runs overlapped for less than "
         f"{100 * thresholds.load_overlap:.0f}% of their combined span in some repetition: their "
         "rates are summed, which overstates what the server answered at once.",
+        *(f"- `{flag}`: {meaning}." for flag, meaning in interference.EXPLAINED.items()),
+        "- steal, softirq: the largest share of a CPU the measurement used (the server's or "
+        "redis-benchmark's) that a hypervisor gave to another guest (steal) or the kernel spent "
+        "on network interrupts' deferred work (softirq), over the cell's repetitions and hosts: "
+        "on a load host over its measured run, on the server host from its unit's start to its "
+        "stop (nothing may reach the server host while the load host measures). Steal is not "
+        "counted as load CPU busy. resent, lost: TCP segments retransmitted and NIC packets "
+        "dropped or in error, summed over the repetitions and hosts of the pair.",
         "- `RESTARTED`: the server's MainPID or restart count changed during a repetition.",
         "- `FAILED`: at least one repetition failed (listed below); it is not in the numbers.",
         "- requests/server CPU-s: requests answered per CPU-second the server process used "

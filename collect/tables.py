@@ -114,8 +114,22 @@ DETAIL_HEADER = [
     "requests/server CPU-s",
     "client CPU",
     "load CPU busy",
+    "steal, softirq",
+    "resent, lost",
     "flags",
 ]
+
+
+def interference_texts(found) -> list[str]:
+    """The detail table's interference columns: peak steal and softirq shares of a used CPU,
+    and TCP segments resent and NIC packets lost ("–" where the run recorded none)."""
+    if not found:
+        return ["–", "–"]
+    resent = found.get("tcp_retransmitted")
+    return [
+        f"{percent(found.get('steal'), 1)}, {percent(found.get('softirq'), 1)}",
+        f"{'–' if resent is None else resent}, {found.get('packets_lost', 0)}",
+    ]
 
 
 def detail_rows(cells: list[dict], implementations, interpreters):
@@ -150,6 +164,7 @@ def detail_rows(cells: list[dict], implementations, interpreters):
                 rate(c["requests_per_server_cpu_s"]),
                 percent(c["client_cpu_share"]),
                 percent(c["load_cpu_busy"]),
+                *interference_texts(c.get("interference")),
                 " ".join(c["flags"]),
             ]
         )

@@ -67,6 +67,7 @@ def load_params(server, dest=None, **extra) -> str:
         (("load", "prepare", '{"host": "h", "port": 1, "workload": {}}', "--background"),
          "--background goes with measure only"),
         (("load", "collect", '{"dest": "d"}', "--later"), "--background goes with measure only"),
+        (("load", "answering", '{"host": "h"}'), "answering needs port"),
     ],
 )  # fmt: skip
 def test_a_wrong_call_is_a_failed_reply_naming_the_problem(args, message):
@@ -112,6 +113,17 @@ def test_a_cell_reads_the_password_from_its_file_and_never_shows_it(redis_server
     assert json.loads(reply["artefacts"]["result.json"])["exit_code"] == 0
     assert PASSWORD not in json.dumps(reply)
     assert all(PASSWORD not in path.read_text() for path in dest.iterdir())
+
+
+def test_answering_pings_with_the_password_from_its_file(redis_server, tmp_path):
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    reply = agent("load", "answering", load_params(redis_server, password_file=str(password_file)))
+    assert reply == {"failed": False, "answering": True}
+    # Without it the server refuses the PING: the smoke check would say so.
+    reply = agent("load", "answering", load_params(redis_server, timeout=1))
+    assert reply["failed"] is True and reply["failure"] == "no_answer"
+    assert "NOAUTH" in reply["msg"] and PASSWORD not in reply["msg"]
 
 
 def test_a_password_on_the_command_line_is_not_used(redis_server, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -98,7 +99,7 @@ def inventory_hosts():
     ]
 
 
-def ssh(host, command, known_hosts=LAB_DIR / "known_hosts", timeout=60):
+def ssh(host, command, known_hosts=LAB_DIR / "known_hosts", timeout=60, stdin=None):
     """Run `command` on a lab host as Ansible would reach it (key login, host key checked)."""
     argv = [
         "ssh",
@@ -117,7 +118,9 @@ def ssh(host, command, known_hosts=LAB_DIR / "known_hosts", timeout=60):
         f"root@{host.address}",
         command,
     ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def lab_host_processes():
@@ -169,3 +172,47 @@ def crash_lab_host(name):
             os.kill(init, signal.SIGKILL)
             return init
     raise LookupError(f"lab host {name} is not running")
+
+
+# Run as an unprivileged user on a lab host: every 20 ms, read every process's command line
+# and environment it can, until SIGTERM; then print what it read as JSON (its own uid, the
+# uids whose processes it saw, every distinct argument and environment string). It is told
+# nothing secret: the test looks for the password in what it printed.
+SCANNER = r"""
+import json, os, signal, sys, time
+seen, uids, stop = set(), set(), []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+while not stop:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        for name in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{pid}/{name}", "rb") as handle:
+                    seen.update(handle.read().split(b"\0"))
+                uids.add(os.stat(f"/proc/{pid}").st_uid)
+            except OSError:
+                pass
+    time.sleep(0.02)
+print(json.dumps({"uid": os.getuid(), "uids": sorted(uids),
+                  "strings": sorted(s.decode(errors="replace") for s in seen if s)}))
+"""
+
+
+def start_scanner(host):
+    """Start SCANNER as nobody on a lab host, in the background, for at most an hour."""
+    ssh(host, "cat > /tmp/wirebench-scanner.py", timeout=30, stdin=SCANNER)
+    started = ssh(
+        host,
+        "nohup setpriv --reuid=nobody --regid=nogroup --clear-groups "
+        "timeout 3600 python3 /tmp/wirebench-scanner.py > /tmp/wirebench-scanner.json "
+        "2>/dev/null < /dev/null & sleep 0.5",
+    )
+    assert started.returncode == 0, started.stderr
+
+
+def stop_scanner(host) -> dict:
+    """Stop a host's scanner and return what it read."""
+    ssh(host, "pkill -TERM -u nobody -f wirebench-scanner.py; sleep 0.5")
+    done = ssh(host, "cat /tmp/wirebench-scanner.json; rm -f /tmp/wirebench-scanner.*")
+    return json.loads(done.stdout)

@@ -19,6 +19,7 @@ from collect.model import Cell
 
 from .labtools import (
     RESULTS,
+    ROOT,
     crash_lab_host,
     inventory_hosts,
     lab_host_processes,
@@ -26,6 +27,8 @@ from .labtools import (
     run_playbook,
     samples,
     ssh,
+    start_scanner,
+    stop_scanner,
 )
 
 pytestmark = [
@@ -49,14 +52,46 @@ def provisioned_lab():
 
 
 @pytest.fixture(scope="module")
-def quick_run(provisioned_lab):
+def quick(provisioned_lab):
+    """The quick preset, once, with an unprivileged user on every host reading every
+    process's command line and environment meanwhile: (the run, {host: what it read})."""
+    hosts = [provisioned_lab["server1"], provisioned_lab["load1"]]
+    for host in hosts:
+        start_scanner(host)
     # key=value extra vars are strings: the run must still record numbers.
     run = run_playbook(
         "run", *INVENTORY, "-e", "@presets/quick.yml", "-e", "wirebench_label=test-quick",
         "-e", "wirebench_repetitions=1",
     )  # fmt: skip
+    scans = {host.name: stop_scanner(host) for host in hosts}
     assert run.returncode == 0, run.output[-5000:]
-    return run
+    return run, scans
+
+
+@pytest.fixture(scope="module")
+def quick_run(quick):
+    return quick[0]
+
+
+def generated_password():
+    """The password provisioning generated (no wirebench_redis_password given)."""
+    password = (ROOT / ".secrets" / "redis-password").read_text().strip()
+    assert len(password) == 32
+    return password
+
+
+def test_no_user_of_a_host_can_read_the_password_while_cells_run(quick):
+    run, scans = quick
+    password = generated_password()
+    assert password not in run.output
+    for host, scan in scans.items():
+        # It read something: at least its own command line.
+        assert any("wirebench-scanner.py" in text for text in scan["strings"]), host
+        assert not [text for text in scan["strings"] if password in text], host
+    # The load host shows no one another user's processes (redis-benchmark's -a holds the
+    # password there); the server host hides nothing, and holds the password in no argv.
+    assert scans["load1"]["uids"] == [scans["load1"]["uid"]]
+    assert len(scans["server1"]["uids"]) > 1
 
 
 def test_quick_run_measures_every_cell(quick_run, provisioned_lab):
@@ -324,3 +359,15 @@ def test_a_load_host_that_stops_answering_ends_the_run_and_resume_finishes_it(pr
     assert found["redis@native/long#1"].status == "ok"
     assert found["asyncio-protocol@cpython3.11/long#1"].status == "ok"
     assert {cell: found[cell] for cell in kept} == kept
+
+
+def test_the_password_is_in_no_log_even_at_the_highest_verbosity(provisioned_lab):
+    workload = {"name": "get", "tests": "get", "clients": 10, "requests": 2000}
+    run = run_playbook(
+        "run", *INVENTORY, "-vvvv", "-e", "wirebench_label=test-verbose",
+        "-e", json.dumps({"wirebench_implementations": ["redis"], "wirebench_repetitions": 1,
+                          "wirebench_workloads": [workload]}),
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-3000:]
+    assert "SSH: EXEC" in run.output  # the verbosity that shows every remote command
+    assert generated_password() not in run.output
