@@ -190,6 +190,9 @@ class Interference:
     nics: dict[str, dict[str, int]]  # interface -> {packets, dropped, errors} in the window
     tcp_sent: int | None = None  # TCP segments sent in the window
     tcp_retransmitted: int | None = None
+    # CPU -> its time in the window, in the kernel's ticks (USER_HZ, 10 ms): a share is only
+    # as fine as one tick, which is over 1% of a window under a second.
+    ticks: dict[str, int] = field(default_factory=dict)
 
     def peak(self, share: str) -> float | None:
         """The highest share of one kind (CPU_SHARES) over the CPUs, None without CPUs."""
@@ -213,6 +216,7 @@ class Interference:
             "nics": self.nics,
             "tcp_sent": self.tcp_sent,
             "tcp_retransmitted": self.tcp_retransmitted,
+            "ticks": self.ticks,
         }
 
 

@@ -236,3 +236,24 @@ def test_too_few_repetitions_are_named_not_counted(run_copy):
         "twin's share interval 0 of 0 with an interval (2 with too few pairs)." in markdown
     )
     assert "too few pairs for a 95% interval (3)" in markdown
+
+
+def test_the_aa_run_finds_its_identical_cells_the_same(run_copy):
+    # presets/aa.yml on the lab with 20 repetitions: redis and redis-twin, the twin first in
+    # even rounds.
+    path = run_copy("aa")
+    collected, text = report.report(path, with_plots=False)
+    checks = twins_of(collected)
+    assert set(checks) == {("get", "GET"), ("get-p16", "GET")}
+    for check in checks.values():
+        assert check.twin == "redis-twin@native"
+        assert check.reference_n == check.twin_n == 20
+        assert check.difference.testable and not check.compare_false_positive
+        share = check.share
+        assert share["pairs"] == 20 and share["ci_low"] <= share["median"] <= share["ci_high"]
+        assert share["ci_low"] <= 1.0 <= share["ci_high"] and not check.share_false_positive
+    assert "compare's test 0 of 2 testable; the twin's share interval 0 of 2" in text
+    resolved = {(item.workload, item.test): item for item in collected.resolutions}
+    assert set(resolved) == set(checks)
+    for item in resolved.values():
+        assert item.cells == 1 and item.difference > item.half_width > 0
