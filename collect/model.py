@@ -67,7 +67,7 @@ class ModelError(ValueError):
 
 def check_name(what: str, value, pattern=NAME) -> str:
     """``value`` if it is a name of this kind; ModelError saying what it may hold otherwise."""
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         allowed = "'.', '_' or '-'" if pattern is NAME else "'.' or '-'"
         raise ModelError(f"{what} {value!r} may only hold letters, digits, {allowed}")
     return value
@@ -103,7 +103,7 @@ class Cell:
 
     @classmethod
     def from_id(cls, text) -> Cell:
-        found = CELL_ID.match(text) if isinstance(text, str) else None
+        found = CELL_ID.fullmatch(text) if isinstance(text, str) else None
         if not found:
             raise ModelError(f"cell id {text!r} is not <impl>@<interpreter>/<workload>#<rep>")
         return cls(found["impl"], found["interp"], found["workload"], int(found["rep"]))
