@@ -37,18 +37,18 @@ unit: venv
 bench-loopback: venv
 	$(BIN)/python -m tools.loopback_bench $(ARGS)
 
-# The benchmark on the built-in lab: lab-up, then bench.yml with presets/default.yml
-# (preflight, provision, run, collect). Another preset:
+# The benchmark on the built-in lab: bench.yml with presets/default.yml (the lab brought up
+# when it is down, preflight, provision, run, collect). Another preset:
 # make bench PRESET=seed
 PRESET ?= default
-bench: lab-up
-	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/$(PRESET).yml $(ARGS)
+bench: venv
+	$(BIN)/ansible-playbook bench.yml -i inventory/lab -e @presets/$(PRESET).yml $(ARGS)
 
 # The instrument checked against the bare client on the built-in lab: native redis measured by
 # wirebench, each cell followed by bare redis-benchmark from the same load host (same flags),
 # 10 interleaved pairs without and with -P 16; prints the paired ratios and a verdict.
-check-instrument: lab-up
-	$(BIN)/ansible-playbook -i inventory/local bench.yml -e @presets/instrument.yml -e wirebench_label=instrument $(ARGS)
+check-instrument: venv
+	$(BIN)/ansible-playbook bench.yml -i inventory/lab -e @presets/instrument.yml -e wirebench_label=instrument $(ARGS)
 	$(BIN)/python -m collect instrument results/latest
 
 # Re-collect a run's raw results: run.json, summary.csv, report.md, plots.
@@ -56,7 +56,8 @@ RUN ?= results/latest
 report: venv
 	$(BIN)/python -m collect report $(RUN) $(ARGS)
 
-# The built-in lab: two systemd-nspawn hosts on this machine (inventory/local).
+# The built-in lab: two systemd-nspawn hosts on this machine (inventory/lab; bench.yml with
+# that inventory runs lab-up itself).
 lab-up: venv
 	$(BIN)/ansible-playbook playbooks/lab-up.yml $(ARGS)
 

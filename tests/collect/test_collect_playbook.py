@@ -49,6 +49,8 @@ def test_bench_playbook_ends_with_collect():
         line.split(":", 1)[1].strip() for line in text.splitlines() if "import_playbook" in line
     ]
     assert imports == [
+        "playbooks/boilerplate.yml",
+        "playbooks/builtin-lab.yml",
         "playbooks/preflight.yml",
         "playbooks/provision.yml",
         "playbooks/run.yml",

@@ -9,5 +9,5 @@ from .labtools import inventory_hosts
 
 @pytest.fixture(scope="module")
 def hosts():
-    """The hosts inventory/local describes, by name."""
+    """The hosts inventory/lab describes, by name."""
     return {host.name: host for host in inventory_hosts()}

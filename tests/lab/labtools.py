@@ -19,7 +19,7 @@ from collect.rundir import load_run
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LAB_DIR = ROOT / ".lab"
-INVENTORY = ROOT / "inventory" / "local"
+INVENTORY = ROOT / "inventory" / "lab"
 RESULTS = ROOT / "results"
 RUN_ID = re.compile(r"run (\S+): \d+ cells to measure")
 RECAP = re.compile(
@@ -57,9 +57,11 @@ def ansible_env():
 
 
 def run_playbook(name, *args, timeout=1200):
+    """Run playbooks/<name>.yml, or the playbook at a path of the checkout (bench.yml)."""
+    playbook = name if name.endswith(".yml") else f"playbooks/{name}.yml"
     started = time.monotonic()
     done = subprocess.run(
-        [str(BIN / "ansible-playbook"), f"playbooks/{name}.yml", *args],
+        [str(BIN / "ansible-playbook"), playbook, *args],
         cwd=ROOT,
         env=ansible_env(),
         capture_output=True,
@@ -90,7 +92,7 @@ def samples(run_id, server=None):
 
 
 def inventory_hosts():
-    """The hosts inventory/local describes, with the CPU each is pinned to."""
+    """The hosts inventory/lab describes, with the CPU each is pinned to."""
     data = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
     return [
         Host(name, spec["ansible_host"], int(spec["lab_cpu"]))

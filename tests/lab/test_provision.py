@@ -29,7 +29,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
 ]
 
-INVENTORY = ["-i", "inventory/local"]
+INVENTORY = ["-i", "inventory/lab"]
 BENCH_ADDRESS = "198.18.0.10"
 
 
@@ -50,13 +50,15 @@ def first_provision(lab):
 
 
 def write_inventory(tmp_path, text):
-    """A throwaway inventory that reuses the lab's connection settings."""
+    """A throwaway inventory that reuses the lab's connection settings (not its mark as the
+    built-in lab: it is not the lab's inventory)."""
     folder = tmp_path / "inventory"
     (folder / "group_vars").mkdir(parents=True)
     (folder / "hosts.yml").write_text(text)
     for name in ("all.yml", "lab.yml"):
-        source = ROOT / "inventory/local/group_vars" / name
+        source = ROOT / "inventory/lab/group_vars" / name
         text = source.read_text().replace("{{ inventory_dir }}/../../.lab", str(ROOT / ".lab"))
+        text = text.replace("wirebench_builtin_lab: true", "wirebench_builtin_lab: false")
         (folder / "group_vars" / name).write_text(text)
     return str(folder)
 
@@ -116,7 +118,7 @@ def test_preflight_refuses_bad_input_without_touching_hosts(
     inventory = (
         write_inventory(tmp_path, bad_inventory(inventory_kind))
         if inventory_kind
-        else "inventory/local"
+        else "inventory/lab"
     )
     run = run_playbook("preflight", "-i", inventory, *extra, timeout=300)
     assert run.returncode != 0

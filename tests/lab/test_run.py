@@ -36,7 +36,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
 ]
 
-INVENTORY = ["-i", "inventory/local"]
+INVENTORY = ["-i", "inventory/lab"]
 RAW_FILES = {"argv.json", "stdout.csv", "stderr.txt", "result.json"}
 
 

@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
 ]
 
-INVENTORY = ["-i", "inventory/local"]
+INVENTORY = ["-i", "inventory/lab"]
 LOAD_HOSTS = ["load1", "load2"]
 RAW_FILES = {"argv.json", "stdout.csv", "stderr.txt", "result.json"}
 
@@ -36,7 +36,7 @@ def two_load_hosts():
     finally:
         run_playbook("lab-down")
         assert not lab_host_processes()
-        assert not (ROOT / "inventory" / "local" / "generated-load-hosts.yml").exists()
+        assert not (ROOT / "inventory" / "lab" / "generated-load-hosts.yml").exists()
 
 
 @pytest.fixture(scope="module")

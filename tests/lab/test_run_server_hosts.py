@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the built-in lab needs root"),
 ]
 
-INVENTORY = ["-i", "inventory/local"]
+INVENTORY = ["-i", "inventory/lab"]
 PAIRS = {"server1": ["load1"], "server2": ["load2"]}
 # The machine has 2 CPUs: server1 and load2 on CPU 0, server2 and load1 on CPU 1.
 LAB = ["-e", json.dumps({"local_lab_server_hosts": 2, "local_lab_load_hosts": 2,

@@ -36,7 +36,7 @@ def test_more_load_hosts_follow_and_take_cpus_in_turn():
 
 
 def test_committed_inventory_matches_the_default_topology():
-    inventory = yaml.safe_load((ROOT / "inventory/local/hosts.yml").read_text())
+    inventory = yaml.safe_load((ROOT / "inventory/lab/hosts.yml").read_text())
     described = {
         name: (group, spec["ansible_host"], str(spec["lab_cpu"]))
         for group, body in inventory.items()
