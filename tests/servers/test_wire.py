@@ -11,6 +11,7 @@ import socket
 import pytest
 
 LONG = 70_000  # past redis's 64 KiB inline limit
+WRONGTYPE = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
 
 
 def mb(*args: bytes) -> bytes:
@@ -337,6 +338,32 @@ CASES = [
         b"SET k 'a'b\r\n",
         b"-ERR Protocol error: unbalanced quotes in request\r\n",
         True,
+    ),
+    # GET and SET without options have a fast path (Session._run): pipelined with the
+    # commands that take them off it (a key of another type, a missing key, an expiry, a
+    # lowercase name), in one chunk long enough for hiredis and again short.
+    (
+        "get-set-fast-path-pipeline",
+        mb(b"RPUSH", b"list", b"a")
+        + mb(b"SET", b"key:000000000001", b"xxx")
+        + mb(b"GET", b"key:000000000001")
+        + mb(b"GET", b"list")
+        + mb(b"GET", b"key:000000000002")
+        + mb(b"get", b"key:000000000001")
+        + mb(b"SET", b"key:000000000002", b"yy", b"EX", b"100")
+        + mb(b"GET", b"key:000000000002")
+        + mb(b"SET", b"key:000000000002", b"z")
+        + mb(b"GET", b"key:000000000002")
+        + mb(b"GET", b"key:000000000001", b"extra"),
+        b":1\r\n+OK\r\n$3\r\nxxx\r\n" + WRONGTYPE + b"$-1\r\n$3\r\nxxx\r\n"
+        b"+OK\r\n$2\r\nyy\r\n+OK\r\n$1\r\nz\r\n-ERR wrong number of arguments for 'get' command\r\n",
+        False,
+    ),
+    (
+        "get-set-fast-path-short",
+        mb(b"SET", b"k", b"v") + mb(b"GET", b"k"),
+        b"+OK\r\n$1\r\nv\r\n",
+        False,
     ),
     ("inline-too-big", b"A" * LONG, b"-ERR Protocol error: too big inline request\r\n", True),
     (
