@@ -32,7 +32,6 @@ AMBIGUOUS_BYTES = b"+(=~%>|"
 # An empty request: fed after a chunk, hiredis returns exactly [] for it only when the chunk
 # ended on a request boundary (inside a request it would become part of that request).
 BOUNDARY_PROBE = b"*0\r\n"
-_BYTES = {bytes}
 # hiredis's fixed cost per chunk (the checks above) outweighs what it saves on one or two
 # small requests: the Python parser's fast path is quicker below about this size (measured
 # on 36-byte GETs: 1 and 2 per chunk faster in Python, 3 and more with hiredis).
@@ -101,8 +100,13 @@ class HiredisParser:
 
     def _whole_requests(self, data: bytes) -> list[list[bytes]] | None:
         """The requests in ``data`` if it is nothing but whole plain multibulk requests."""
-        if data[0] != 0x2A or len(data.translate(None, AMBIGUOUS_BYTES)) != len(data):
-            return None  # inline (the first byte is not '*'), or a type to leave to Python
+        if data[0] != 0x2A:
+            return None  # inline (the first byte is not '*')
+        # One memchr per byte (``in`` with an int, not a bytes, which would cost a caught
+        # TypeError): all seven cost a twentieth of one translate() pass over the chunk.
+        for byte in AMBIGUOUS_BYTES:
+            if byte in data:
+                return None  # maybe a type to leave to Python
         reader = self._reader
         reader.feed(data)
         try:
@@ -132,9 +136,12 @@ def _are_requests(commands: list) -> bool:
     bytes (no integer, error, null, double, boolean or nested array), as plain multibulk
     requests give. (No command is bytes either: its items would be ints.)"""
     try:
-        return set(map(type, chain.from_iterable(commands))) == _BYTES
+        # join() takes nothing but bytes-like items, and hiredis gives no bytes-like object
+        # other than bytes; it costs a quarter less than collecting the items' types.
+        b"".join(chain.from_iterable(commands))
     except TypeError:
         return False
+    return True
 
 
 # What an implementation may ask for (registry.Implementation.parsers): "hiredis"
