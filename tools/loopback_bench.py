@@ -9,6 +9,10 @@ median requests/s, the min-max range, the share of redis-server's median, and ho
 server and the client were: when redis-benchmark uses ~100% of a core, the number
 describes the client, not the server (CLIENT-BOUND).
 
+``--pin 0,1`` runs every server on CPU 0 and redis-benchmark on CPU 1, as the lab splits
+them across two hosts: unpinned, the scheduler moves them around and a share of redis
+measures the placement as much as the server.
+
 Traffic goes to 127.0.0.1 only; every redis-benchmark run is bounded by -n and a timeout.
 This is a developer's tool, not the lab benchmark (that is ``make bench``).
 """
@@ -67,17 +71,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_target(name: str) -> tuple[subprocess.Popen, int]:
+def start_target(name: str, server_cpu: int | None = None) -> tuple[subprocess.Popen, int]:
+    # Through taskset: this process (and so redis-benchmark) may be pinned to another CPU.
+    pin = [] if server_cpu is None else ["taskset", "-c", str(server_cpu)]
     if name == REFERENCE:
         port = free_port()
         argv = [
             "redis-server", "--bind", HOST, "--port", str(port),
             "--save", "", "--appendonly", "no", "--protected-mode", "yes",
         ]  # fmt: skip
-        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(pin + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         argv = [sys.executable, "-m", "servers", "--impl", name, "--bind", HOST, "--port", "0"]
-        process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(pin + argv, stderr=subprocess.PIPE, text=True)
         line = process.stderr.readline()
         match = re.search(r"listening=[^ ]*:(\d+)", line)
         if not match:
@@ -135,7 +141,7 @@ def run_redis_benchmark(
 def measure_target(
     name: str, repetition: int, workloads: list[Workload], args: argparse.Namespace
 ) -> list[Sample]:
-    process, port = start_target(name)
+    process, port = start_target(name, args.pin[0] if args.pin else None)
     watch = None
     try:
         loadgen.preload(HOST, port, "", args.keyspace, args.data_size)
@@ -209,7 +215,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-size", type=int, default=3, help="value size in bytes")
     parser.add_argument("--timeout", type=float, default=300.0, help="per redis-benchmark run")
     parser.add_argument("--json", help="also write every sample and the conditions here")
+    parser.add_argument(
+        "--pin",
+        type=cpu_pair,
+        metavar="SERVER,CLIENT",
+        help="run the servers on CPU SERVER and redis-benchmark on CPU CLIENT (e.g. 0,1)",
+    )
     return parser.parse_args(argv)
+
+
+def cpu_pair(text: str) -> tuple[int, int]:
+    try:
+        server, client = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SERVER,CLIENT (e.g. 0,1)") from None
+    return server, client
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"loopback_bench: {tool} not found (apt install redis-server redis-tools)")
             return 2
+    if args.pin:
+        if shutil.which("taskset") is None:
+            print("loopback_bench: --pin needs taskset (util-linux)", file=sys.stderr)
+            return 2
+        # redis-benchmark inherits this process's CPU; the servers are started on theirs.
+        os.sched_setaffinity(0, {args.pin[1]})
     impls = args.impls.split(",") if args.impls else list(registry.IMPLEMENTATIONS)
     for name in impls:
         try:
@@ -245,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nloopback {HOST}, {os.cpu_count()} CPUs, {args.repetitions} interleaved repetitions, "
         f"-c {args.clients} -r {args.keyspace} (preloaded: GETs hit) -d {args.data_size}, "
-        f"-n {args.requests} / -P 16 -n {args.pipelined_requests}\n"
+        f"-n {args.requests} / -P 16 -n {args.pipelined_requests}"
+        f"{f', server on CPU {args.pin[0]}, client on CPU {args.pin[1]}' if args.pin else ''}\n"
         f"python {sys.version.split()[0]}; {redis_version}\n"
     )
     print(format_table(samples, targets, workloads))
