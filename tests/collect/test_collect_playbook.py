@@ -48,11 +48,5 @@ def test_bench_playbook_ends_with_collect():
     imports = [
         line.split(":", 1)[1].strip() for line in text.splitlines() if "import_playbook" in line
     ]
-    assert imports == [
-        "playbooks/boilerplate.yml",
-        "playbooks/builtin-lab.yml",
-        "playbooks/preflight.yml",
-        "playbooks/provision.yml",
-        "playbooks/run.yml",
-        "playbooks/collect.yml",
-    ]
+    # The whole order is tests/plugins/test_builtin_lab.py's: here, that collect comes last.
+    assert imports[-2:] == ["playbooks/run.yml", "playbooks/collect.yml"]
