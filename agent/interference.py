@@ -104,11 +104,11 @@ def reading(cpus) -> dict:
 
 
 def process_cpus(pid: int):
-    """The CPUs a process may run on, or None when it is gone."""
+    """The CPUs a process (0: this one) may run on, or None when it is gone."""
     try:
         return sorted(os.sched_getaffinity(pid))
     except (OSError, AttributeError):  # gone, or PyPy without sched_getaffinity
-        text = read_text(f"/proc/{pid}/status") or ""
+        text = read_text(f"/proc/{pid or 'self'}/status") or ""
         for line in text.splitlines():
             if line.startswith("Cpus_allowed_list:"):
                 return cpu_list(line.split(":", 1)[1])

@@ -25,20 +25,17 @@ import subprocess
 import time
 
 from . import interference
-from .interference import cpu_list, cpu_times
+from .interference import CPU_COLUMNS, cpu_times
 
 WAIT_SECONDS = 30.0
 PRELOAD_BATCH = 1000
 PROC_STAT = "/proc/stat"
-PROC_STATUS = "/proc/self/status"
 # The last PID handed out in this host's PID namespace: how many processes and threads
 # started on the host while redis-benchmark ran (nothing of wirebench should).
 LAST_PID = "/proc/sys/kernel/ns_last_pid"
 PID_MAX = "/proc/sys/kernel/pid_max"
-# Columns of interference.CPU_COLUMNS (/proc/stat, proc(5)) that are not the CPU's work.
-IDLE = 3
-IOWAIT = 4
-STEAL = 7
+# The columns of /proc/stat's CPU times that are not the CPU's work.
+IDLE, IOWAIT, STEAL = (CPU_COLUMNS.index(name) for name in ("idle", "iowait", "steal"))
 # After a timeout or a dead server: redis-benchmark prints what it measured on SIGINT; it
 # gets this long before SIGKILL.
 INTERRUPT_GRACE = 10.0
@@ -289,14 +286,10 @@ def others_started(pids, argv: list):
 
 
 def allowed_cpus() -> list:
-    """The CPUs this process may run on (its affinity)."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    # PyPy has no sched_getaffinity; the kernel says the same in /proc/self/status.
-    with open(PROC_STATUS) as handle:
-        for line in handle:
-            if line.startswith("Cpus_allowed_list:"):
-                return cpu_list(line.split(":", 1)[1])
+    """The CPUs this process may run on (its affinity; every CPU where it cannot be read)."""
+    found = interference.process_cpus(0)
+    if found:
+        return found
     with open(PROC_STAT) as handle:
         return sorted(int(cpu) for cpu in cpu_times(handle.read()))
 

@@ -19,7 +19,10 @@ A flag says the number may be someone else's doing, not that it is wrong.
 from __future__ import annotations
 
 from agent.interference import CPU_COLUMNS
-from collect.model import CPU_SHARES, Interference, Sample
+from collect.model import Interference, Sample
+
+# The column of stolen ticks in a CPU's CPU_COLUMNS.
+STEAL = CPU_COLUMNS.index("steal")
 
 # 1% of a CPU is a third of the smallest effect wirebench sets out to resolve (3%).
 STEAL_SHARE = 0.01
@@ -60,14 +63,6 @@ def cpu_ticks(before: dict, after: dict) -> dict[str, list[int]]:
     return found
 
 
-def cpu_shares(ticks: dict[str, list[int]]) -> dict[str, dict[str, float]]:
-    """{CPU: {steal, softirq, irq, iowait}} as shares of each CPU's time (cpu_ticks())."""
-    return {
-        cpu: {share: round(spent[CPU_COLUMNS.index(share)] / sum(spent), 6) for share in CPU_SHARES}
-        for cpu, spent in ticks.items()
-    }
-
-
 def nic_deltas(before: dict, after: dict) -> dict[str, dict[str, int]]:
     """{interface: {packets, dropped, errors}} between readings, both directions summed.
 
@@ -101,12 +96,10 @@ def between(before, after, window: str) -> Interference | None:
     if before.get("uptime_s") is not None and after.get("uptime_s") is not None:
         seconds = round(after["uptime_s"] - before["uptime_s"], 2)
     tcp_before, tcp_after = before.get("tcp") or {}, after.get("tcp") or {}
-    ticks = cpu_ticks(before.get("cpus") or {}, after.get("cpus") or {})
     return Interference(
         window=window,
         seconds=seconds,
-        cpus=cpu_shares(ticks),
-        ticks={cpu: sum(spent) for cpu, spent in ticks.items()},
+        cpu_ticks=cpu_ticks(before.get("cpus") or {}, after.get("cpus") or {}),
         nics=nic_deltas(before.get("nics") or {}, after.get("nics") or {}),
         tcp_sent=counter_delta(tcp_before, tcp_after, "OutSegs"),
         tcp_retransmitted=counter_delta(tcp_before, tcp_after, "RetransSegs"),
@@ -137,8 +130,7 @@ def drop_share(found: Interference) -> float | None:
 def stolen(found: Interference) -> bool:
     """Whether a CPU of the window lost STEAL_SHARE of its time to steal, beyond rounding."""
     return any(
-        shares["steal"] >= STEAL_SHARE
-        and shares["steal"] * found.ticks.get(cpu, 0) >= STEAL_TICKS - 1e-6
+        shares["steal"] >= STEAL_SHARE and found.cpu_ticks[cpu][STEAL] >= STEAL_TICKS
         for cpu, shares in found.cpus.items()
     )
 

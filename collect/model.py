@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from agent.interference import CPU_COLUMNS
 
 # One component of a cell's name: what a folder name and a systemd instance name can hold.
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -175,6 +178,15 @@ class Workload:
 CPU_SHARES = ("steal", "softirq", "irq", "iowait")
 
 
+def cpu_shares(ticks: dict[str, list[int]]) -> dict[str, dict[str, float]]:
+    """{CPU: {steal, softirq, irq, iowait}} as shares of each CPU's time, from its ticks in
+    each CPU_COLUMNS column (none of them all zero)."""
+    return {
+        cpu: {share: round(spent[CPU_COLUMNS.index(share)] / sum(spent), 6) for share in CPU_SHARES}
+        for cpu, spent in ticks.items()
+    }
+
+
 @dataclass(frozen=True)
 class Interference:
     """What else took a host's CPUs or lost its packets over a window.
@@ -186,13 +198,22 @@ class Interference:
 
     window: str
     seconds: float | None
-    cpus: dict[str, dict[str, float]]  # CPU -> {steal, softirq, irq, iowait}: shares of its time
+    # CPU -> the kernel's ticks (USER_HZ, 10 ms) in each CPU_COLUMNS column in the window: a
+    # share is only as fine as one tick, which is over 1% of a window under a second.
+    cpu_ticks: dict[str, list[int]]
     nics: dict[str, dict[str, int]]  # interface -> {packets, dropped, errors} in the window
     tcp_sent: int | None = None  # TCP segments sent in the window
     tcp_retransmitted: int | None = None
-    # CPU -> its time in the window, in the kernel's ticks (USER_HZ, 10 ms): a share is only
-    # as fine as one tick, which is over 1% of a window under a second.
-    ticks: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def cpus(self) -> dict[str, dict[str, float]]:
+        """CPU -> {steal, softirq, irq, iowait}: shares of its time in the window."""
+        return cpu_shares(self.cpu_ticks)
+
+    @property
+    def ticks(self) -> dict[str, int]:
+        """CPU -> its ticks in the window."""
+        return {cpu: sum(spent) for cpu, spent in self.cpu_ticks.items()}
 
     def peak(self, share: str) -> float | None:
         """The highest share of one kind (CPU_SHARES) over the CPUs, None without CPUs."""

@@ -13,13 +13,12 @@ from agent.interference import cpu_times, nic_counters, tcp_counters
 from collect import interference, report
 from collect.interference import (
     between,
-    cpu_shares,
     cpu_ticks,
     flags,
     nic_deltas,
     sample_flags,
 )
-from collect.model import OK, Cell, LoadHostRun, Sample, ServerCounters
+from collect.model import OK, Cell, LoadHostRun, Sample, ServerCounters, cpu_shares
 from collect.model import TestResult as Rates
 from collect.rundir import load_run
 from tests.agent.test_interference import GOLDEN
