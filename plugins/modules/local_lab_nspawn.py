@@ -117,6 +117,10 @@ def build_argv(name, directory, netns, cpu, extra_args=()):
         f"--machine={name}",
         f"--directory={directory}",
         f"--network-namespace-path=/run/netns/{netns}",
+        # The namespace is the host's own: nspawn then leaves /proc/sys/net writable (and
+        # CAP_NET_ADMIN kept), so the host's network sysctls can be tuned from inside it.
+        # Without this flag, joining a namespace by path mounts /proc/sys/net read-only.
+        "--private-network",
         f"--cpu-affinity={cpu}",
         *extra_args,
     ]

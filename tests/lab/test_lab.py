@@ -153,6 +153,27 @@ def test_cpu_pinning_is_in_effect(lab_up, hosts):
         assert allowed == str(host.cpu), host.name
 
 
+def test_each_hosts_network_sysctls_are_its_own_and_writable(lab_up, hosts):
+    """Tuning sets per-namespace network sysctls from inside a host: /proc/sys/net is
+    writable there, and a value set on one host changes neither another host nor this
+    machine."""
+    key, path = "net.core.somaxconn", "/proc/sys/net/core/somaxconn"
+    machine_before = Path(path).read_text()
+    server, load = hosts[SERVER], hosts[LOAD]
+    original = ssh(server, f"cat {path}").stdout.strip()
+    load_before = ssh(load, f"cat {path}").stdout.strip()
+    wanted = str(int(original) + 1)
+    try:
+        written = ssh(server, f"sysctl -w {key}={wanted}")
+        assert written.returncode == 0, written.stderr
+        assert ssh(server, f"cat {path}").stdout.strip() == wanted
+        assert ssh(load, f"cat {path}").stdout.strip() == load_before
+        assert Path(path).read_text() == machine_before
+    finally:
+        restored = ssh(server, f"sysctl -w {key}={original}")
+    assert restored.returncode == 0 and ssh(server, f"cat {path}").stdout.strip() == original
+
+
 def test_each_host_runs_in_cgroups_of_its_own(lab_up, hosts):
     """Two hosts' systemd sharing one cgroup tree would manage each other's units (a stop on
     one failed the other's start with status=219/CGROUP)."""

@@ -16,6 +16,7 @@ def test_argv_pins_the_cpu_and_joins_the_namespace():
     argv = build_argv("server1", "/lab/hosts/server1", "wirebench-server1", "0")
     assert argv[0] == "systemd-nspawn" and "--boot" in argv
     assert "--network-namespace-path=/run/netns/wirebench-server1" in argv
+    assert "--private-network" in argv  # /proc/sys/net writable inside: tunable
     assert "--cpu-affinity=0" in argv and "--register=no" in argv and "--keep-unit" in argv
 
 
