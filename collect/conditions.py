@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from collect.hosts import Vm
 from collect.model import OK, SKIPPED, Sample, Workload
 
 # Flags that name where the traffic went or carry a secret (each takes one value): not
@@ -22,7 +23,9 @@ def host_line(name: str, host: dict) -> str:
     count = host.get("cpu_count")
     cpu_text = f"{cpus} of {count} CPUs" if cpus else f"{count} CPUs"
     governors = ", ".join(sorted(set(host.get("cpu_governors") or []))) or "unknown"
-    parts = [
+    vm = Vm.from_host(host).sentence()
+    parts = [vm] if vm else []
+    parts += [
         f"{host.get('cpu_model', 'unknown CPU')}, {cpu_text} (governor {governors})",
         f"Linux {host.get('kernel', '?')}",
         host.get("distribution", "unknown distribution"),

@@ -113,13 +113,79 @@ def figure_of(sections, draw, collected, height_per_row) -> bytes:
     return png(figure)
 
 
+def hosts_axes(ax, rows, servers, title):
+    """One workload's test on several server hosts: each implementation's bars side by side,
+    one per host (median; whiskers min–max), each host in its own colour."""
+    labels = [f"{row['implementation']}@{row['interpreter']}" for row in rows]
+    palette = colours(list(servers))
+    width = 0.8 / len(servers)
+    for index, (name, server) in enumerate(servers.items()):
+        xs, heights, low, high = [], [], [], []
+        for x, row in enumerate(rows):
+            cell = row["cells"].get(name)
+            if cell and cell["rps"]:
+                stats = cell["rps"]
+                xs.append(x + (index - (len(servers) - 1) / 2) * width)
+                heights.append(stats["median"])
+                low.append(stats["median"] - stats["min"])
+                high.append(stats["max"] - stats["median"])
+        if xs:
+            ax.bar(xs, heights, width, label=server["label"], color=palette[name])
+            ax.errorbar(xs, heights, yerr=[low, high], fmt="none", ecolor="black", capsize=3)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_ylabel("requests/s (median; whiskers min–max)")
+    ax.set_title(title)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def hosts_figure(collected) -> bytes:
+    """throughput.png of a run with several server hosts: bars grouped by host."""
+    servers = collected.hosts["servers"]
+    panels = []
+    for workload, test in collected.host_sections():
+        rows = {}
+        for host, w, t, cells in collected.sections():
+            if (w, t) != (workload, test):
+                continue
+            for cell in cells:
+                key = (cell["implementation"], cell["interpreter"])
+                row = rows.setdefault(
+                    key, {"implementation": key[0], "interpreter": key[1], "cells": {}}
+                )
+                row["cells"][host] = cell
+        order = {name: i for i, name in enumerate(collected.implementations)}
+        ordered = sorted(
+            rows.values(),
+            key=lambda r: (order.get(r["implementation"], len(order)), r["interpreter"]),
+        )
+        if any(cell["rps"] for row in ordered for cell in row["cells"].values()):
+            panels.append((f"{workload}: {test}, by server host", ordered))
+    rows_n, columns = grid_of(len(panels))
+    figure, axes = plt.subplots(rows_n, columns, figsize=(8 * columns, 5 * rows_n), squeeze=False)
+    for ax, (title, rows) in zip(axes.flat, panels):
+        hosts_axes(ax, rows, servers, title)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    figure.suptitle(f"wirebench run {collected.run.meta.get('run_id')}")
+    figure.tight_layout()
+    return png(figure)
+
+
 def report_plots(collected) -> dict[str, bytes]:
-    """throughput.png and latency.png, by name (none without any ok cell)."""
+    """throughput.png and latency.png, by name (none without any ok cell). With several
+    server hosts, throughput.png groups each implementation's bars by host."""
     sections = [s for s in collected.sections() if any(c["rps"] for c in s[3])]
     if not sections:
         return {}
+    throughput = (
+        hosts_figure(collected)
+        if collected.several_hosts
+        else figure_of(sections, throughput_axes, collected, 5)
+    )
     return {
-        "throughput.png": figure_of(sections, throughput_axes, collected, 5),
+        "throughput.png": throughput,
         "latency.png": figure_of(sections, latency_axes, collected, 5),
     }
 

@@ -10,7 +10,16 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from collect import aggregate, conditions, interference, outputs, pairing, resolution, tables
+from collect import (
+    aggregate,
+    conditions,
+    hosts,
+    interference,
+    outputs,
+    pairing,
+    resolution,
+    tables,
+)
 from collect.model import FAILED, FAILURE_KINDS, SKIPPED
 from collect.rundir import FORMAT, Run, load_run
 
@@ -39,6 +48,21 @@ SUMMARY_FIELDS = [
     *(f"interference_{name}" for name in interference.SUMMARY_FIELDS),
     "flags",
     "gets",
+    # Which VM the server host is, and what the rate costs (collect/hosts.py).
+    "vm_provider",
+    "vm_type",
+    "vm_zone",
+    "vcpus",
+    "price_per_hour",
+    "rps_per_vcpu",
+    "rps_per_dollar_hour",
+    # Several server hosts: this host's median over the base host's, with its interval.
+    "base_host",
+    "ratio_to_base",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "ratio_p_value",
+    "ratio_significant",
 ]
 
 
@@ -62,6 +86,9 @@ class Collected:
         self.implementations = list(matrix.get("implementations") or [])
         self.interpreters = [i.get("name") for i in matrix.get("interpreters") or []]
         self.outside = aggregate.outside_measurement(run.samples)
+        self.hosts = hosts.comparison(
+            self.cells, run.meta, self.implementations, self.interpreters, list(self.workloads)
+        )
         self.resolutions = [
             resolution.resolution(host, workload, test, cells, self.shares)
             for host, workload, test, cells in self.sections()
@@ -93,6 +120,22 @@ class Collected:
                     if chosen:
                         yield host or None, workload, test, chosen
 
+    @property
+    def several_hosts(self) -> bool:
+        return len(self.hosts["servers"]) > 1
+
+    def host_label(self, host) -> str | None:
+        """A server host's name with its VM ("server1 (aws m7i.large, eu-west-1b)")."""
+        found = self.hosts["servers"].get(host) if host else None
+        return found["label"] if found else host
+
+    def host_sections(self):
+        """(workload, test) with cells on several server hosts, in the sections' order."""
+        seen = {}
+        for _host, workload, test, _cells in self.sections():
+            seen[(workload, test)] = True
+        return list(seen)
+
     def counts(self) -> dict[str, int]:
         counts = {"ok": 0, "failed": 0, "skipped": 0}
         for sample in self.run.samples:
@@ -119,6 +162,7 @@ def run_json(collected: Collected) -> dict:
         "resolution": [item.to_json() for item in collected.resolutions],
         "identical_cells": [check.to_json() for check in collected.twin_checks],
         "outside_measurement": collected.outside,
+        "hosts": collected.hosts,
     }
 
 
@@ -131,10 +175,15 @@ def summary_csv(collected: Collected) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for _host, workload, _test, cells in collected.sections():
+    servers = collected.hosts["servers"]
+    for host, workload, _test, cells in collected.sections():
+        server = servers.get(host or collected.hosts["base"]) or {}
+        vm = server.get("vm") or {}
         for cell in cells:
             stats = cell["rps"] or {}
             share = cell["share_of_redis"] or {}
+            entry = hosts.entry_for(collected.hosts, cell) or {}
+            ratio = entry.get("ratio_to_base") or {}
             writer.writerow(
                 {
                     **{key: cell.get(key) for key in SUMMARY_FIELDS if key in cell},
@@ -152,6 +201,19 @@ def summary_csv(collected: Collected) -> str:
                     },
                     "flags": " ".join(cell["flags"]),
                     "gets": collected.gets(workload),
+                    "vm_provider": vm.get("provider"),
+                    "vm_type": vm.get("type"),
+                    "vm_zone": vm.get("zone"),
+                    "vcpus": server.get("vcpus"),
+                    "price_per_hour": server.get("price_per_hour"),
+                    "rps_per_vcpu": entry.get("rps_per_vcpu"),
+                    "rps_per_dollar_hour": entry.get("rps_per_dollar_hour"),
+                    "base_host": collected.hosts["base"] if collected.several_hosts else None,
+                    "ratio_to_base": ratio.get("ratio"),
+                    "ratio_ci_low": ratio.get("ci_low"),
+                    "ratio_ci_high": ratio.get("ci_high"),
+                    "ratio_p_value": ratio.get("p_value"),
+                    "ratio_significant": ratio.get("significant"),
                 }
             )
     return out.getvalue()
@@ -283,7 +345,7 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
         )
         parts += [
             "",
-            f"## {section_title(host, workload, test)}",
+            f"## {section_title(collected.host_label(host), workload, test)}",
             "",
             workload_note(collected, host, workload),
             "",
@@ -291,6 +353,12 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
             "",
             tables.markdown(detail_header, detail),
         ]
+    if collected.several_hosts:
+        parts += ["", "## Server hosts side by side", ""]
+        for workload, test in collected.host_sections():
+            header, rows = hosts.side_by_side(collected.hosts, workload, test)
+            parts += [f"### {workload}: {test}", "", tables.markdown(header, rows), ""]
+        parts += hosts.legend(collected.hosts)
     not_measured = not_measured_lines(collected)
     if not_measured:
         parts += ["", "## Failed and skipped samples", "", *not_measured]
@@ -335,10 +403,18 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
         header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
         lines += [
             "",
-            section_title(host, workload, test),
+            section_title(collected.host_label(host), workload, test),
             workload_note(collected, host, workload).replace("`", ""),
             tables.plain(header, rows),
         ]
+    if collected.several_hosts:
+        for workload, test in collected.host_sections():
+            header, rows = hosts.side_by_side(collected.hosts, workload, test, detail=False)
+            lines += [
+                "",
+                f"{workload}: {test}, server hosts side by side",
+                tables.plain(header, rows),
+            ]
     if counts["failed"]:
         lines += ["", f"{counts['failed']} failed samples: see report.md"]
     lines += ["", "Resolution (see report.md):"]

@@ -46,6 +46,20 @@ HOST = Fields(
         "bench_address": Maybe(TEXT),
         "nic": Maybe(NIC),
         "sysctls": Maybe(MapOf(ANY)),
+        # Which VM the host is (wirebench_host_metadata; runs before it have none).
+        "vm": Maybe(
+            Fields(
+                {
+                    **{
+                        name: Maybe(TEXT)
+                        for name in ("provider", "type", "region", "zone", "image", "cpu_platform")
+                    },
+                    "price_per_hour": Maybe(NUMBER),
+                    "sources": Maybe(MapOf(TEXT)),
+                    "probe": Maybe(TEXT),
+                }
+            )
+        ),
         "extra": Maybe(
             Fields(
                 {
