@@ -68,6 +68,9 @@ def host_conditions(host: dict) -> dict:
     fields = {key: host.get(key) for key in HOST_FIELDS}
     fields["nic"] = {k: v for k, v in (host.get("nic") or {}).items() if k != "name"}
     fields["sysctls"] = host.get("sysctls") or {}
+    # Which VM it is: a "faster" from another instance type is the VM's, not the server's.
+    vm = host.get("vm") or {}
+    fields["vm"] = {key: vm.get(key) for key in ("provider", "type", "zone", "cpu_platform")}
     extra = host.get("extra") or {}
     for key in ("redis_benchmark_version", "redis_server_version", "packages"):
         if key in extra:

@@ -312,3 +312,16 @@ def test_a_ratio_without_an_interval_says_why():
     assert same.reason == "every repetition gave the same rate: no spread to go by"
     with pytest.raises(ValueError, match="positive"):
         median_ratio([], [1.0])
+
+
+def test_compare_names_a_different_vm(tmp_path):
+    from collect.compare import compare
+
+    first = with_vms(copy_run(tmp_path))
+    second = Path(shutil.copytree(first, tmp_path / "other"))
+    edit_meta(second, lambda m: m["servers"]["server2"]["vm"].update(type="m7g.xlarge"))
+    text = compare([first, second], tmp_path / "compared", with_plots=False)
+    assert (
+        "WARNING: server 2 vm.type differs: 'm7g.large' (two-servers) vs 'm7g.xlarge' (other)"
+        in text
+    )

@@ -365,7 +365,7 @@ def test_the_example_inventory_of_pairs_is_valid():
         {name: spec["wirebench_load_hosts"] for name, spec in servers.items()},
     )
     assert found["problems"] == []
-    assert found["pairs"]["m7g-server"] == ["m7g-load1"]
+    assert found["pairs"]["m7g-server"] == ["m7g-load1", "m7g-load2"]
 
 
 def test_every_filter_the_yaml_uses_exists_and_every_one_is_used():
