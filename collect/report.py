@@ -130,7 +130,7 @@ class Collected:
         return found["label"] if found else host
 
     def host_sections(self):
-        """(workload, test) with cells on several server hosts, in the sections' order."""
+        """Every (workload, test) of the run, once, in the sections' order."""
         seen = {}
         for _host, workload, test, _cells in self.sections():
             seen[(workload, test)] = True
