@@ -6,6 +6,7 @@
     wirebench-agent load measure PARAMS_JSON --background   (starts it, returns at once)
     wirebench-agent load collect PARAMS_JSON                (the background run's reply)
     wirebench-agent load answering PARAMS_JSON              (PING answered PONG, with AUTH)
+    wirebench-agent tune save|apply|restore|status|snapshot ...   (agent/tuning/command.py)
 
 PARAMS_JSON: {"host", "port", "workload", "dest", "timeout", "min_timeout", "requests",
 "start_at", "password_file"}. The password is read from ``password_file`` on this host
@@ -26,6 +27,8 @@ import traceback
 
 from . import load, unit
 from .loadgen import CellError, wait_until_answering
+from .tuning import command as tuning
+from .tuning.knobs import KnobError
 
 REPLY = "reply.json"
 DEFAULTS = {"timeout": 600.0, "min_timeout": 30.0, "start_at": None, "password_file": ""}
@@ -115,6 +118,13 @@ def run_load(args: list) -> dict:
     return load.measure(params, params["requests"], params["timeout"])
 
 
+def run_tune(args: list) -> dict:
+    try:
+        return tuning.run(args)
+    except KnobError as exc:  # the run's call or its knobs: a mistake of the caller
+        raise UsageError(str(exc)) from None
+
+
 def write_reply(dest: str, reply: dict) -> None:
     load.write_artefacts(dest, {REPLY: json.dumps(reply)})
 
@@ -183,9 +193,9 @@ def answer(step) -> dict:
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"unit": run_unit, "load": run_load}
+    commands = {"unit": run_unit, "load": run_load, "tune": run_tune}
     if not args or args[0] not in commands:
-        reply = {"failed": True, "msg": "usage: wirebench-agent unit|load ..."}
+        reply = {"failed": True, "msg": "usage: wirebench-agent unit|load|tune ..."}
     else:
         reply = answer(lambda: commands[args[0]](args[1:]))
     json.dump(reply, sys.stdout)

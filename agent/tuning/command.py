@@ -89,7 +89,10 @@ def run(args: list) -> dict:
     if action == "hold-latency":
         if not positional[0].isdigit():
             raise KnobError(f"hold-latency takes whole microseconds, not {positional[0]!r}")
-        return latency.hold(int(positional[0]), host.root)
+        try:
+            return latency.hold(int(positional[0]), host.root)
+        except OSError as exc:  # no device, or not root: the unit fails and says why
+            return {"failed": True, "msg": f"tune hold-latency: {exc}"}
     try:
         if action == "save":
             _, knobs = read_document(positional[0], needs_profile=False)

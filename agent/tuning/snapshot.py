@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from . import cpufreq, irq, latency, nic, sysctl, thp
 from . import cpus as cpu_lists
@@ -37,21 +38,26 @@ class Reader:
             return None
 
 
-def sysctls(host: Host) -> dict:
-    """Every readable file under /proc/sys as {key: value}; write-only and unreadable files
-    (net.ipv4.route.flush, stable_secret before it is set) are left out, as sysctl -a does."""
+def sysctls(host: Host):
+    """({key: value} of every sysctl anyone may read, [keys withheld]), as ``sysctl -a`` run
+    by a user other than root prints them. The ones only root may read are withheld by name:
+    net.ipv4.tcp_fastopen_key is a secret, and results are shared. Write-only and unreadable
+    files (net.ipv4.route.flush) are left out, as sysctl -a leaves them."""
     top = host.path(sysctl.PROC_SYS)
-    found = {}
+    found, withheld = {}, []
     for folder, _, files in os.walk(top):
         for name in files:
             path = os.path.join(folder, name)
+            key = os.path.relpath(path, top).translate(SWAP_DOTS_AND_SLASHES)
             try:
+                if not os.stat(path).st_mode & stat.S_IROTH:
+                    withheld.append(key)
+                    continue
                 value = host.read(path)
             except OSError:
                 continue
-            key = os.path.relpath(path, top).translate(SWAP_DOTS_AND_SLASHES)
             found[key] = sysctl.normalise(value.rstrip("\n"))
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), sorted(withheld)
 
 
 def smt(reader: Reader, online) -> dict:
@@ -137,6 +143,6 @@ def take(host: Host, interface=None) -> dict:
         "irqbalance": irq.irqbalance_state(host),
         "cstate_latency_held_us": held_latency(host),
         "nic": interface_facts(host, interface) if interface else None,
-        "sysctl": sysctls(host),
     }
+    found["sysctl"], found["sysctl_withheld"] = sysctls(host)
     return {"snapshot": found, "absent": reader.absent}

@@ -172,7 +172,7 @@ def save(host: Host, knobs: list, restore_first: bool = False) -> dict:
                 f"this host has tuning an earlier run did not restore "
                 f"({host.display(STATE_DIR, SAVED)}): run {UNTUNE} first, or save with "
                 "--restore-first")}  # fmt: skip
-        restored = restore(host)
+        restored = {"failed": False, **restore(host)}
         if restored["failed"]:
             why = f"restoring an earlier run's tuning first failed: {restored['msg']}"
             return {"failed": True, "restored_first": restored, "msg": why}

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.agent.conftest import PASSWORD, WORKLOAD
+from tests.agent.tuning.conftest import copy_tree, tree_files
 from tests.servers.conftest import ROOT
 
 PYPY = shutil.which("pypy3")
@@ -160,3 +161,119 @@ def test_the_agent_runs_on_python_3_9(our_server, tmp_path):
     reply = agent("load", "cell", load_params(our_server, tmp_path), python=PYPY)
     assert reply["failed"] is False, reply
     assert json.loads(reply["artefacts"]["result.json"])["exit_code"] == 0
+
+
+# tune: the tuning knobs (agent/tuning), on a copy of a captured tree (--root), so the
+# machine's own /proc and /sys are only ever read.
+
+
+def tune_file(tmp_path, document, name="knobs.json") -> str:
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args, document, message",
+    [
+        (("tune",), None, "usage: tune save KNOBS_FILE"),
+        (("tune", "tighten"), None, "usage: tune save KNOBS_FILE"),
+        (("tune", "apply"), None, "usage: tune save KNOBS_FILE"),
+        (("tune", "restore", "extra"), None, "usage: tune save KNOBS_FILE"),
+        (("tune", "restore", "--force"), None, "tune restore does not take --force"),
+        (("tune", "apply", "FILE", "--restore-first"), {"profile": "p", "knobs": []},
+         "tune apply does not take --restore-first"),
+        (("tune", "status", "--root"), None, "--root needs a value"),
+        (("tune", "hold-latency", "soon"), None, "hold-latency takes whole microseconds, not 'soon'"),
+        (("tune", "save", "/nonexistent/knobs.json"), None, "cannot read /nonexistent/knobs.json: No such file"),
+        (("tune", "save", "FILE"), "{not json", "is not JSON"),
+        (("tune", "save", "FILE"), [], "must hold an object with knobs"),
+        (("tune", "save", "FILE"), {}, "knobs is missing"),
+        (("tune", "save", "FILE"), {"knobs": [], "password": "x"}, "unknown field password"),
+        (("tune", "save", "FILE"), {"knobs": {"kind": "turbo"}}, "knobs must be a list of knobs"),
+        (("tune", "apply", "FILE"), {"knobs": []}, "profile must name the profile applied"),
+        (("tune", "save", "FILE"),
+         {"knobs": [{"kind": "turbo", "value": "on"}, {"kind": "governer", "cpus": "0", "value": "x"}]},
+         "knobs[1]: unknown kind 'governer'"),
+        (("tune", "save", "FILE"), {"knobs": [{"kind": "irq_affinity", "interface": "eth0"}]},
+         "knobs[0] (irq_affinity): missing cpus"),
+        (("tune", "apply", "FILE"),
+         {"profile": "p", "knobs": [{"kind": "governor", "cpus": "0-", "value": "performance"}]},
+         "knobs[0] (governor): '0-' is not a CPU list such as 0-3,8"),
+    ],
+)  # fmt: skip
+def test_a_wrong_tune_call_is_a_failed_reply_naming_the_problem(tmp_path, args, document, message):
+    if document is not None:
+        args = tuple(tune_file(tmp_path, document) if arg == "FILE" else arg for arg in args)
+    reply = agent(*args, "--root", str(tmp_path)) if args[1:2] != ("status",) else agent(*args)
+    assert reply["failed"] is True
+    assert message in reply["msg"], reply["msg"]
+    assert reply["msg"].startswith("wirebench-agent: ")
+    assert not (tmp_path / "var").exists()  # refused before anything was saved or changed
+
+
+def test_tune_save_apply_status_restore_through_the_command_line(tmp_path):
+    root = copy_tree("debian12-vm", tmp_path)
+    original = tree_files(root)
+    knobs = [
+        {"kind": "sysctl", "key": "net.core.busy_poll", "value": "50"},
+        {"kind": "sysctl", "key": "net.ipv4.tcp_rmem", "value": "4096 131072 16777216"},
+        {"kind": "irq_affinity", "interface": "eth0", "cpus": "1"},
+        {"kind": "rps", "interface": "eth0", "cpus": "0-1"},
+        {"kind": "governor", "cpus": "0-1", "value": "performance"},
+        {"kind": "placement", "process": "server", "cpus": "1"},
+    ]
+    on_root = ("--root", str(root))
+    saved = agent("tune", "save", tune_file(tmp_path, {"knobs": knobs}), *on_root)
+    assert saved["failed"] is False, saved
+    assert [entry["status"] for entry in saved["knobs"]] == ["saved"] * 4 + ["unavailable"]
+
+    profile = tune_file(
+        tmp_path, {"profile": "network-latency", "knobs": knobs[:3] + knobs[4:]}, "p.json"
+    )
+    applied = agent("tune", "apply", profile, *on_root)
+    assert applied["failed"] is False, applied
+    assert applied["profile"] == "network-latency"
+    assert applied["switch_seconds"] >= 0
+    entry = applied["knobs"][0]  # rps:eth0, saved but not in this profile: reset first
+    assert (entry["id"], entry["status"], entry["reset"]) == ("rps:eth0", "unchanged", True)
+    assert applied["knobs"][1] == {
+        "id": "sysctl:net.core.busy_poll", "kind": "sysctl", "target": "net.core.busy_poll",
+        "required": False, "wanted": "50", "before": "0", "read_back": "50", "status": "applied",
+        "reason": "",
+    }  # fmt: skip
+    assert [entry["status"] for entry in applied["knobs"][2:]] == [
+        "applied",
+        "applied",
+        "unavailable",
+        "recorded",
+    ]
+
+    status = agent("tune", "status", *on_root)
+    assert status["unrestored"] is True and status["applied_profile"] == "network-latency"
+    assert agent("tune", "save", tune_file(tmp_path, {"knobs": knobs}), *on_root)["failed"] is True
+
+    restored = agent("tune", "restore", *on_root)
+    assert restored["failed"] is False, restored
+    assert tree_files(root) == original
+    assert agent("tune", "status", *on_root) == {"failed": False, "unrestored": False}
+
+
+def test_tune_snapshot_reads_this_machine_without_changing_it():
+    reply = agent("tune", "snapshot", "--interface", "lo")
+    assert reply["failed"] is False, reply
+    found = reply["snapshot"]
+    with open("/proc/sys/net/core/somaxconn") as handle:
+        assert found["sysctl"]["net.core.somaxconn"] == handle.read().strip()
+    assert "net.ipv4.tcp_fastopen_key" not in found["sysctl"]
+    assert found["nic"]["interface"] == "lo"
+
+
+@needs_pypy
+def test_tune_runs_on_python_3_9(tmp_path):
+    root = copy_tree("debian12-vm", tmp_path)
+    knobs = tune_file(
+        tmp_path, {"knobs": [{"kind": "sysctl", "key": "vm.swappiness", "value": "10"}]}
+    )
+    assert agent("tune", "save", knobs, "--root", str(root), python=PYPY)["failed"] is False
+    assert agent("tune", "restore", "--root", str(root), python=PYPY)["failed"] is False
