@@ -7,6 +7,7 @@
     wirebench-agent load collect PARAMS_JSON                (the background run's reply)
     wirebench-agent load answering PARAMS_JSON              (PING answered PONG, with AUTH)
     wirebench-agent tune save|apply|restore|status|snapshot ...   (agent/tuning/command.py)
+    wirebench-agent network baseline ADDRESS [ECHOES]       (route, MTU, round trips)
 
 PARAMS_JSON: {"host", "port", "workload", "dest", "timeout", "min_timeout", "requests",
 "start_at", "password_file"}. The password is read from ``password_file`` on this host
@@ -25,7 +26,7 @@ import sys
 import time
 import traceback
 
-from . import load, unit
+from . import load, network, unit
 from .loadgen import CellError, wait_until_answering
 from .tuning import command as tuning
 from .tuning.knobs import KnobError
@@ -118,6 +119,20 @@ def run_load(args: list) -> dict:
     return load.measure(params, params["requests"], params["timeout"])
 
 
+def run_network(args: list) -> dict:
+    if args[:1] != ["baseline"] or len(args) not in (2, 3):
+        raise UsageError("usage: network baseline ADDRESS [ECHOES]")
+    if not network.is_address(args[1]):
+        raise UsageError(f"ADDRESS must be an IP address, not {args[1]!r}")
+    echoes = args[2] if len(args) == 3 else str(network.ECHOES)
+    if not echoes.isdigit() or not 1 <= int(echoes) <= 1000:
+        raise UsageError(f"ECHOES must be a number from 1 to 1000, not {echoes!r}")
+    try:
+        return network.baseline(args[1], int(echoes))
+    except network.NetworkError as exc:
+        return {"failed": True, "msg": f"network baseline to {args[1]}: {exc}"}
+
+
 def run_tune(args: list) -> dict:
     try:
         return tuning.run(args)
@@ -193,9 +208,9 @@ def answer(step) -> dict:
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"unit": run_unit, "load": run_load, "tune": run_tune}
+    commands = {"unit": run_unit, "load": run_load, "network": run_network, "tune": run_tune}
     if not args or args[0] not in commands:
-        reply = {"failed": True, "msg": "usage: wirebench-agent unit|load|tune ..."}
+        reply = {"failed": True, "msg": "usage: wirebench-agent unit|load|network|tune ..."}
     else:
         reply = answer(lambda: commands[args[0]](args[1:]))
     json.dump(reply, sys.stdout)

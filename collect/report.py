@@ -15,6 +15,7 @@ from collect import (
     conditions,
     hosts,
     interference,
+    network,
     outputs,
     pairing,
     resolution,
@@ -163,6 +164,7 @@ def run_json(collected: Collected) -> dict:
         "identical_cells": [check.to_json() for check in collected.twin_checks],
         "outside_measurement": collected.outside,
         "hosts": collected.hosts,
+        "network": [path.to_json() for path in collected.run.network],
     }
 
 
@@ -337,6 +339,8 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
         *(f"- {line}" for line in conditions.host_lines(meta)),
         *(f"- interpreter {line}" for line in conditions.interpreter_lines(meta)),
         *(f"- {line}" for line in conditions.run_lines(meta)),
+        "",
+        *network.section(collected.run.network),
     ]
     for host, workload, test, cells in collected.sections():
         header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
@@ -398,6 +402,7 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
         f"{counts['skipped']} skipped",
         *conditions.host_lines(meta),
         *(f"interpreter {line}" for line in conditions.interpreter_lines(meta)),
+        *network.terminal_lines(collected.run.network),
     ]
     for host, workload, test, cells in collected.sections():
         header, rows = tables.grid(cells, collected.implementations, collected.interpreters)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect import rawfiles
+from collect import network, rawfiles
 from collect.model import Cell, ModelError, Sample, Workload
 from collect.reader import NoRecord, read_cell
 from collect.shapes import (
@@ -114,6 +114,7 @@ class Run:
     samples: list[Sample]
     workloads: dict[str, Workload] = field(default_factory=dict)  # the matrix's, by name
     problems: list[str] = field(default_factory=list)  # folder-level, e.g. a cell in flight
+    network: list[network.NetworkPath] = field(default_factory=list)  # each pair's path
 
 
 def read_meta(path: Path) -> dict:
@@ -169,7 +170,9 @@ def load_run(path) -> Run:
         samples.append(sample)
     samples = without_duplicates(samples, problems)
     samples.sort(key=lambda s: (s.server_host or "", s.id))
-    return Run(path=path, meta=meta, samples=samples, workloads=workloads, problems=problems)
+    paths, unread = network.read_paths(path, meta)
+    return Run(path=path, meta=meta, samples=samples, workloads=workloads,
+               problems=problems + unread, network=paths)  # fmt: skip
 
 
 def is_cell_name(name: str) -> bool:

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from collect.model import Cell
+from collect.rundir import load_run
 
 from .labtools import (
     RESULTS,
@@ -146,6 +147,17 @@ def test_quick_run_records_skips_and_conditions(quick_run):
     assert meta["load_hosts"]["load1"]["extra"]["redis_benchmark_version"]
     assert meta["matrix"]["repetitions"] == 1 and isinstance(meta["matrix"]["repetitions"], int)
     assert meta["git_revision"] and meta["wirebench_version"]
+
+
+def test_quick_run_measures_the_network_path_before_the_cells(quick_run):
+    run = load_run(RESULTS / run_id_of(quick_run))
+    (path,) = run.network  # one pair, measured once
+    assert (path.server_host, path.load_host) == ("server1", "load1")
+    assert path.failure is None and path.problems() == []
+    assert path.same_subnet and path.load_mtu == path.server_mtu and path.full_size_passed
+    assert path.sent == len(path.rtt_ms) > 0 and path.rtt_median_ms > 0
+    measured = [h.started for s in run.samples for h in s.load_hosts.values() if h.started]
+    assert measured and path.started < min(measured)
 
 
 def test_progress_names_each_cell_and_its_throughput(quick_run):
