@@ -4,6 +4,7 @@ fails as a read-only file system does, and a runner that records each argv."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -62,6 +63,29 @@ def run_command(argv: Sequence[str]) -> Completed:
     return Completed(done.returncode, done.stdout, done.stderr)
 
 
+def sync_folder(folder: str) -> None:
+    """Make a rename or unlink in ``folder`` survive a crash."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def replace_file(path: str, text: str) -> None:
+    """Write a whole file or nothing (a temporary file, fsync, rename, fsync of the folder),
+    making its folder if needed: a crash at any moment leaves the old file or the new one."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    sync_folder(folder)
+
+
 def read_file(path: str) -> str:
     with open(path) as handle:
         return handle.read()
@@ -109,6 +133,29 @@ class Host:
             self.write(path, text + "\n")
         except OSError as exc:
             raise Unavailable(describe(exc, self.display(*parts), "write")) from None
+
+    def put_file(self, text: str, *parts: str) -> None:
+        """Create or replace a file of wirebench's own (a drop-in, a note for another step),
+        whole or not at all; Unavailable when the host will not let it be written."""
+        try:
+            replace_file(self.path(*parts), text)
+        except OSError as exc:
+            raise Unavailable(describe(exc, self.display(*parts), "write")) from None
+
+    def remove_file(self, *parts: str) -> None:
+        """Remove a file of wirebench's own (gone already is fine), and its folder when that
+        is left empty; Unavailable when the host will not let it be removed."""
+        path = self.path(*parts)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise Unavailable(describe(exc, self.display(*parts), "remove")) from None
+        folder = os.path.dirname(path)
+        sync_folder(folder)
+        with contextlib.suppress(OSError):  # not empty: another drop-in is there, keep it
+            os.rmdir(folder)
 
     def display(self, *parts: str) -> str:
         """A path as it is on the host, for messages: without the tests' root."""

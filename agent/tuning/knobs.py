@@ -13,7 +13,8 @@ the one a profile applies and the one restored are recognised as one.
     {"kind": "xps", "interface": "eth0", "cpus": "0-3"}
     {"kind": "ethtool_coalesce", "interface": "eth0", "setting": "rx-usecs", "value": 0}
     {"kind": "ethtool_offload", "interface": "eth0", "feature": "gro", "value": "off"}
-    {"kind": "placement", "process": "server", "cpus": "2,3"}   (recorded, not applied here)
+    {"kind": "placement", "process": "server", "cpus": "2,3"}   (the server units' CPUAffinity=)
+    {"kind": "placement", "process": "load", "cpus": "1"}       (where redis-benchmark runs)
 
 ``required`` (default false) turns "this host cannot" into a failure of the run.
 """

@@ -44,9 +44,17 @@ def resolve(profile_def: dict, role: str, facts: dict, name: str = "profile") ->
             raise ProfileError(f"{where} must be a mapping, not {raw!r}")
         knob = {field: fill(value, facts, f"{where} {field}") for field, value in raw.items()}
         try:
-            resolved.append(parse(knob, where).spec)
+            spec = parse(knob, where).spec
         except KnobError as exc:
             raise ProfileError(str(exc)) from None
+        if spec["kind"] == "placement" and spec["process"] != role:
+            # A server host runs no redis-benchmark, a load host no server under test.
+            process = spec["process"]
+            raise ProfileError(
+                f"{where} (placement): a {role} host has no {process} to place "
+                f"(process: {process} belongs in the profile's {process} knobs)"
+            )
+        resolved.append(spec)
     ids = [parse(spec, name).id for spec in resolved]
     twice = sorted({knob_id for knob_id in ids if ids.count(knob_id) > 1})
     if twice:

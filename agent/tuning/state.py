@@ -24,9 +24,9 @@ import time
 from datetime import datetime, timezone
 
 from . import cpus as cpu_lists
-from .host import Host, TuningFailure, Unavailable
+from .host import Host, TuningFailure, Unavailable, replace_file, sync_folder
 from .knobs import Knob, KnobError, parse
-from .units import RECORDED_ONLY, UNITS
+from .units import UNITS
 
 STATE_DIR = "var/lib/wirebench/tuning"
 SAVED = "saved.json"
@@ -39,8 +39,6 @@ APPLIED_STATUS = "applied"
 UNCHANGED = "unchanged"
 UNAVAILABLE = "unavailable"
 FAILED = "failed"
-RECORDED = "recorded"  # placement: the run applies it, the agent only checks and reports it
-PLACEMENT_NOTE = "applied by the run (the server unit's CPUAffinity=, the load's pinning)"
 PROFILE_VALUE = object()  # set_knob's default target (a saved state may itself be None)
 
 
@@ -53,25 +51,7 @@ def now() -> str:
 
 
 def write_atomically(path: str, document: dict) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    sync_folder(folder)
-
-
-def sync_folder(folder: str) -> None:
-    """Make a rename or unlink in ``folder`` survive a crash."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    replace_file(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
 def load_saved(host: Host):
@@ -152,14 +132,6 @@ def set_knob(host: Host, knob: Knob, to=PROFILE_VALUE, restoring: bool = False) 
                    status=APPLIED_STATUS, reason="")  # fmt: skip
 
 
-def record_placement(host: Host, knob: Knob) -> dict:
-    try:
-        check_cpus(host, knob)
-    except (TuningFailure, Unavailable) as exc:
-        return outcome(knob, wanted=knob.value, status=FAILED, reason=str(exc))
-    return outcome(knob, wanted=knob.value, status=RECORDED, reason=PLACEMENT_NOTE)
-
-
 def failures(entries: list) -> list:
     return [f"{entry['id']}: {entry['reason']}" for entry in entries if entry["status"] == FAILED]
 
@@ -180,8 +152,6 @@ def save(host: Host, knobs: list, restore_first: bool = False) -> dict:
         reply["note"] = "an earlier run's tuning was restored first"
     entries, saved = [], []
     for knob in knobs:
-        if knob.kind in RECORDED_ONLY:
-            continue  # placement changes nothing on the host: nothing to save
         try:
             check_cpus(host, knob)
             value = UNITS[knob.kind].read(host, knob)
@@ -213,7 +183,7 @@ def apply(host: Host, profile: str, knobs: list) -> dict:
         why = "nothing is saved: tune save must run before a profile is applied"
         return {"failed": True, "profile": profile, "msg": why}
     saved = {knob.id: (knob, entry) for knob, entry in saved_knobs(document)}
-    unsaved = [k.id for k in knobs if k.kind not in RECORDED_ONLY and k.id not in saved]
+    unsaved = [knob.id for knob in knobs if knob.id not in saved]
     if unsaved:
         return {"failed": True, "profile": profile, "msg": (
             f"not saved, so it could not be restored: {', '.join(unsaved)} "
@@ -225,10 +195,7 @@ def apply(host: Host, profile: str, knobs: list) -> dict:
         if knob_id not in wanted_ids and entry["status"] == "saved":
             entries.append({**set_knob(host, knob, to=entry["value"]), "reset": True})
     for knob in knobs:
-        if knob.kind in RECORDED_ONLY:
-            entries.append(record_placement(host, knob))
-        else:
-            entries.append(set_knob(host, knob))
+        entries.append(set_knob(host, knob))
     seconds = round(time.monotonic() - began, 3)
     write_atomically(host.path(STATE_DIR, APPLIED), {"profile": profile, "applied_at": now()})
     reply = {"profile": profile, "switch_seconds": seconds, "knobs": entries}

@@ -6,12 +6,12 @@ mapping for the kinds that touch several files; always JSON):
     wanted(knob, before) -> state          what read should return once the knob is applied
     write(host, knob, state, before)       make it so (only what differs from ``before``)
 Applying, verifying and restoring are these calls in an order (state.py), the same for every
-kind. ``placement`` has no unit: the run applies it (a unit's CPUAffinity=).
+kind.
 """
 
 from __future__ import annotations
 
-from . import cpufreq, ethtool, irq, latency, steering, sysctl, thp
+from . import cpufreq, ethtool, irq, latency, placement, steering, sysctl, thp
 
 UNITS = {
     "sysctl": sysctl,
@@ -25,5 +25,5 @@ UNITS = {
     "xps": steering.xps,
     "ethtool_coalesce": ethtool.coalesce,
     "ethtool_offload": ethtool.offload,
+    "placement": placement,
 }
-RECORDED_ONLY = ("placement",)

@@ -221,12 +221,12 @@ def test_tune_save_apply_status_restore_through_the_command_line(tmp_path):
         {"kind": "irq_affinity", "interface": "eth0", "cpus": "1"},
         {"kind": "rps", "interface": "eth0", "cpus": "0-1"},
         {"kind": "governor", "cpus": "0-1", "value": "performance"},
-        {"kind": "placement", "process": "server", "cpus": "1"},
+        {"kind": "placement", "process": "load", "cpus": "1"},
     ]
     on_root = ("--root", str(root))
     saved = agent("tune", "save", tune_file(tmp_path, {"knobs": knobs}), *on_root)
     assert saved["failed"] is False, saved
-    assert [entry["status"] for entry in saved["knobs"]] == ["saved"] * 4 + ["unavailable"]
+    assert [entry["status"] for entry in saved["knobs"]] == ["saved"] * 4 + ["unavailable", "saved"]
 
     profile = tune_file(
         tmp_path, {"profile": "network-latency", "knobs": knobs[:3] + knobs[4:]}, "p.json"
@@ -246,8 +246,9 @@ def test_tune_save_apply_status_restore_through_the_command_line(tmp_path):
         "applied",
         "applied",
         "unavailable",
-        "recorded",
+        "applied",
     ]
+    assert (root / "run" / "wirebench" / "tuning" / "load-cpus").read_text() == "1\n"
 
     status = agent("tune", "status", *on_root)
     assert status["unrestored"] is True and status["applied_profile"] == "network-latency"

@@ -97,6 +97,7 @@ class FakeSystem:
         self.coalesce = {}  # interface -> ethtool -c text, or the captured call of a NIC without
         self.features = {}  # interface -> ethtool -k text
         self.fail = {}  # (program, first argument) -> Completed, to make a call fail
+        self.reloads = 0  # systemctl daemon-reload calls
 
     def __call__(self, argv) -> Completed:
         argv = list(argv)
@@ -105,6 +106,9 @@ class FakeSystem:
         if injected is not None:
             return injected
         program = argv[0]
+        if argv[:2] == ["systemctl", "daemon-reload"]:
+            self.reloads += 1
+            return Completed(0)
         if program == "systemctl":
             return self.systemctl(argv[1], argv[2], argv[3:])
         if program == "systemd-run":

@@ -97,6 +97,9 @@ def test_a_missing_fact_is_named_with_the_knob_that_needs_it(builtin):
         ({"servers": []}, "server", "p: unknown field servers (it takes description, server, load)"),
         ({"server": []}, "client", "p: role must be server or load, not 'client'"),
         ({"load": ["turbo"]}, "load", "p load knobs[0] must be a mapping, not 'turbo'"),
+        ({"load": [{"kind": "placement", "process": "server", "cpus": "{load_cpus}"}]}, "load",
+         "p load knobs[0] (placement): a load host has no server to place (process: server "
+         "belongs in the profile's server knobs)"),
     ],
 )  # fmt: skip
 def test_a_profile_that_cannot_be_resolved_says_why(profile, role, message):

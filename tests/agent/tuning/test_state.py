@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from agent.tuning import profiles, state
+from agent.tuning import placement, profiles, state
 from agent.tuning.knobs import parse_all
 from tests.agent.tuning.conftest import tree_files
 
@@ -55,7 +55,8 @@ def test_save_apply_restore_leaves_the_host_as_it_was(intel, system):
     assert values["thp:enabled"] == "always"
     assert values["cstate_latency"] is None
     assert values["irq_affinity:eth1"]["irqbalance"] == "active"
-    assert "placement:server" not in values  # changes nothing on the host: nothing to save
+    assert values["placement:server"] == {"wirebench-server@.service": "",
+                                          "wirebench-redis.service": ""}  # fmt: skip
 
     applied = state.apply(intel, "network-latency", parse_all(LATENCY))
     assert "failed" not in applied, applied
@@ -63,13 +64,16 @@ def test_save_apply_restore_leaves_the_host_as_it_was(intel, system):
     assert statuses == {
         "sysctl:net.core.busy_poll": "applied", "sysctl:net.core.busy_read": "unavailable",
         "thp:enabled": "applied", "governor:0-3": "applied", "cstate_latency": "applied",
-        "irq_affinity:eth1": "applied", "placement:server": "recorded",
+        "irq_affinity:eth1": "applied", "placement:server": "applied",
         # saved, not in this profile, already at their saved values
         "sysctl:net.core.somaxconn": "unchanged", "rps:eth1": "unchanged",
     }  # fmt: skip
     assert by_id(applied)["sysctl:net.core.busy_read"]["reason"].endswith("absent (ENOENT)")
     assert isinstance(applied["switch_seconds"], float) and applied["switch_seconds"] >= 0
     assert tree_files(intel.root) != original
+    assert Path(intel.path(placement.drop_in("wirebench-redis.service"))).read_text() == (
+        "[Service]\nCPUAffinity=0-1\n"
+    )
 
     restored = state.restore(intel)
     assert "failed" not in restored, restored
@@ -78,6 +82,7 @@ def test_save_apply_restore_leaves_the_host_as_it_was(intel, system):
     assert system.active == {"irqbalance": ["irqbalance"]}  # running again, no latency holder
     assert not os.path.exists(state.saved_file(intel))
     assert os.listdir(intel.path(state.STATE_DIR)) == []
+    assert os.listdir(intel.path(placement.UNIT_FOLDER)) == [".present"]  # no drop-in folders
 
 
 def test_applying_b_after_a_puts_back_what_a_set_and_b_does_not(intel, system):
@@ -237,7 +242,7 @@ def test_apply_needs_a_save_and_every_knob_saved(intel):
     assert refused["failed"] is True
     assert refused["msg"] == (
         "not saved, so it could not be restored: sysctl:net.core.busy_poll, "
-        "sysctl:net.core.busy_read, thp:enabled, cstate_latency, irq_affinity:eth1 "
+        "sysctl:net.core.busy_read, thp:enabled, cstate_latency, irq_affinity:eth1, placement:server "
         "(save the knobs of every profile of the run first)"
     )
     assert Path(intel.path("proc/sys/net/core/busy_poll")).read_text() == "0\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.tuning import ethtool, latency, nic
+from agent.tuning import ethtool, latency, nic, placement
 from agent.tuning.host import Completed, Host, run_command
 from agent.tuning.knobs import parse
 from agent.tuning.state import set_knob
@@ -284,6 +284,132 @@ def test_a_holder_that_will_not_start_is_a_failure(intel, system):
         "systemd-run could not start wirebench-cpu-dma-latency: "
         "Job for wirebench-cpu-dma-latency.service failed."
     )
+
+
+# placement
+
+SERVER_DROP_INS = {unit: placement.drop_in(unit) for unit in placement.SERVER_UNITS}
+
+
+def test_the_servers_cpus_are_both_units_drop_ins_reloaded_before_the_cell_starts(intel, system):
+    seen_at_reload = []
+
+    def run(argv):  # what systemd finds in its runtime folder when it reloads
+        if list(argv) == ["systemctl", "daemon-reload"]:
+            seen_at_reload.append({unit: Path(intel.path(path)).read_text()
+                                   if os.path.exists(intel.path(path)) else None
+                                   for unit, path in SERVER_DROP_INS.items()})  # fmt: skip
+        return system(argv)
+
+    host = Host(root=intel.root, run=run, read=intel.read, write=intel.write)
+    pinned = knob(kind="placement", process="server", cpus="2,3")
+    applied, restored = round_trip(host, pinned)
+    empty = {"wirebench-server@.service": "", "wirebench-redis.service": ""}
+    both = {"wirebench-server@.service": "2-3", "wirebench-redis.service": "2-3"}
+    assert (applied["status"], applied["before"], applied["read_back"]) == ("applied", empty, both)
+    assert SERVER_DROP_INS == {
+        "wirebench-server@.service":
+            "run/systemd/system/wirebench-server@.service.d/50-wirebench-placement.conf",
+        "wirebench-redis.service":
+            "run/systemd/system/wirebench-redis.service.d/50-wirebench-placement.conf",
+    }  # fmt: skip
+    written = "[Service]\nCPUAffinity=2-3\n"
+    assert seen_at_reload == [
+        {"wirebench-server@.service": written, "wirebench-redis.service": written},
+        {"wirebench-server@.service": None, "wirebench-redis.service": None},  # the restore's
+    ]
+    assert restored["read_back"] == empty
+    assert sorted(os.listdir(intel.path(placement.UNIT_FOLDER))) == [".present"]
+
+
+def test_a_placement_already_in_place_is_not_written_or_reloaded(intel, system):
+    pinned = knob(kind="placement", process="server", cpus="1")
+    assert set_knob(intel, pinned)["status"] == "applied"
+    assert set_knob(intel, pinned)["status"] == "unchanged"
+    assert system.reloads == 1
+
+
+def test_a_drop_in_left_half_written_is_put_back_unit_by_unit(intel, system):
+    # A crash between the two writes: only the Python servers' drop-in is there.
+    Path(intel.path(SERVER_DROP_INS["wirebench-server@.service"])).parent.mkdir(parents=True)
+    Path(intel.path(SERVER_DROP_INS["wirebench-server@.service"])).write_text(
+        "[Service]\nCPUAffinity=1\n"
+    )
+    pinned = knob(kind="placement", process="server", cpus="1")
+    half = {"wirebench-server@.service": "1", "wirebench-redis.service": ""}
+    assert UNITS["placement"].read(intel, pinned) == half
+    empty = {"wirebench-server@.service": "", "wirebench-redis.service": ""}
+    restored = set_knob(intel, pinned, to=empty, restoring=True)
+    assert (restored["status"], restored["before"], restored["read_back"]) == (
+        "applied",
+        half,
+        empty,
+    )
+
+
+def test_server_placement_needs_systemd_and_names_a_drop_in_it_did_not_write(vm, intel):
+    entry = set_knob(vm, knob(kind="placement", process="server", cpus="1"))
+    assert entry["status"] == "unavailable"
+    assert entry["reason"] == (
+        "systemd is not running here (no /run/systemd/system): no unit to place the server with"
+    )
+    foreign = Path(intel.path(SERVER_DROP_INS["wirebench-redis.service"]))
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("[Service]\nNice=-5\n")
+    entry = set_knob(intel, knob(kind="placement", process="server", cpus="1"))
+    assert entry["status"] == "failed"
+    assert entry["reason"].startswith(
+        "/run/systemd/system/wirebench-redis.service.d/50-wirebench-placement.conf is not the "
+        "drop-in wirebench writes ([Service] and one CPUAffinity= line): '[Service]\\nNice=-5\\n'"
+    )
+    assert foreign.read_text() == "[Service]\nNice=-5\n"  # not touched
+
+
+def test_a_daemon_reload_that_fails_is_a_failure(intel, system):
+    system.fail[("systemctl", "daemon-reload")] = Completed(1, "", "Access denied\n")
+    entry = set_knob(intel, knob(kind="placement", process="server", cpus="1"))
+    assert (entry["status"], entry["reason"]) == (
+        "failed",
+        "systemctl daemon-reload: Access denied",
+    )
+
+
+def test_placement_on_cpus_the_host_has_not_is_a_failure(intel):
+    entry = set_knob(intel, knob(kind="placement", process="load", cpus="3-5"))
+    assert (entry["status"], entry["reason"]) == (
+        "failed",
+        "CPUs 4-5 are not online here (online: 0-3)",
+    )
+    assert not os.path.exists(intel.path(placement.LOAD_CPUS))
+
+
+def test_the_load_cpus_are_a_file_for_loadgen_and_gone_on_restore(vm, system):
+    # No systemd needed: loadgen reads the file itself.
+    applied, restored = round_trip(vm, knob(kind="placement", process="load", cpus="1"))
+    assert (applied["status"], applied["before"], applied["read_back"]) == ("applied", "", "1")
+    assert restored["read_back"] == ""
+    assert not os.path.exists(vm.path("run/wirebench/tuning"))  # its folder too
+    set_knob(vm, knob(kind="placement", process="load", cpus="0,1"))
+    assert file_text(vm, "run/wirebench/tuning/load-cpus") == "0-1\n"
+    assert system.calls == []
+
+
+def test_a_load_cpus_file_that_is_not_a_cpu_list_is_named(vm):
+    Path(vm.path("run/wirebench/tuning")).mkdir(parents=True)
+    Path(vm.path(placement.LOAD_CPUS)).write_text("all\n")
+    entry = set_knob(vm, knob(kind="placement", process="load", cpus="1"))
+    assert entry["status"] == "failed"
+    assert entry["reason"] == (
+        "/run/wirebench/tuning/load-cpus: 'all' is not a CPU list such as 0-3,8 ('all')"
+    )
+
+
+def test_a_placement_the_host_will_not_let_be_written_is_unavailable(vm):
+    Path(vm.path("run")).mkdir()
+    Path(vm.path("run/wirebench")).write_text("")  # a file where the folder should be
+    entry = set_knob(vm, knob(kind="placement", process="load", cpus="1"))
+    assert entry["status"] == "unavailable"
+    assert entry["reason"] == "cannot write /run/wirebench/tuning/load-cpus: absent (ENOTDIR)"
 
 
 # NIC queue IRQs
