@@ -1,8 +1,12 @@
 """The one typed model of what wirebench measures: a workload, a cell and a sample.
 
-A *cell* is one repetition of one implementation on one interpreter under one workload; its
-id (``<impl>@<interp>/<workload>#<rep>``) and the name of its raw folder
-(``<impl>@<interp>_<workload>_<rep>``) are computed here and nowhere else. A *sample* is what
+A *cell* is one repetition of one implementation on one interpreter under one workload and
+one tuning profile; its id (``<impl>@<interp>/<workload>#<rep>``) and the name of its raw folder
+(``<impl>@<interp>_<workload>_<rep>``) are computed here and nowhere else. A cell of a profile
+other than ``baseline`` carries it after its workload, behind a '+' that no other name may
+hold: ``uvloop@cpython3.11/get+network-latency#2`` in the folder
+``uvloop@cpython3.11_get+network-latency_2``. A baseline cell's id and folder are what they
+were before runs had profiles, so every run recorded before reads as baseline. A *sample* is what
 the reader (collect/reader.py) made of a cell's raw folder: its status, decided once, and its
 numbers. Every class validates on construction, so a sample that exists is a coherent one: an
 ``ok`` sample always has rates, a ``failed`` one always a known kind.
@@ -21,7 +25,15 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # An interpreter's name has no '_': the first '_' after '@' in a folder name ends it, so no
 # two cells share a folder (a workload's name may hold '_': the last one ends it).
 INTERPRETER_NAME = re.compile(r"^[A-Za-z0-9.-]+$")
-CELL_ID = re.compile(r"^(?P<impl>[^@/#]+)@(?P<interp>[^@/#]+)/(?P<workload>[^@/#]+)#(?P<rep>\d+)$")
+# A tuning profile's name: no '.', so it never looks like a file's extension, and no '+', which
+# separates it from the workload in a cell's id and folder (no NAME holds a '+').
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+BASELINE = "baseline"  # the host as found: nothing changed
+PROFILE_MARK = "+"
+CELL_ID = re.compile(
+    r"^(?P<impl>[^@/#+]+)@(?P<interp>[^@/#+]+)/(?P<workload>[^@/#+]+)"
+    r"(?:\+(?P<profile>[^@/#+]+))?#(?P<rep>\d+)$"
+)
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 STATUSES = (OK, FAILED, SKIPPED)
@@ -71,7 +83,7 @@ class ModelError(ValueError):
 def check_name(what: str, value, pattern=NAME) -> str:
     """``value`` if it is a name of this kind; ModelError saying what it may hold otherwise."""
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        allowed = "'.', '_' or '-'" if pattern is NAME else "'.' or '-'"
+        allowed = {NAME: "'.', '_' or '-'", PROFILE_NAME: "'_' or '-'"}.get(pattern, "'.' or '-'")
         raise ModelError(f"{what} {value!r} may only hold letters, digits, {allowed}")
     return value
 
@@ -82,34 +94,64 @@ class Cell:
     interpreter: str  # "native" for redis-server
     workload: str
     repetition: int
+    profile: str = BASELINE  # the tuning profile the hosts had while it was measured
 
     def __post_init__(self):
         check_name("implementation", self.implementation)
         check_name("interpreter", self.interpreter, INTERPRETER_NAME)
         check_name("workload", self.workload)
+        check_name("tuning profile", self.profile, PROFILE_NAME)
         if isinstance(self.repetition, bool) or not isinstance(self.repetition, int):
             raise ModelError(f"repetition {self.repetition!r} must be an integer")
         if self.repetition < 1:
             raise ModelError(f"repetition {self.repetition} must be at least 1")
 
     @property
+    def workload_part(self) -> str:
+        """The workload as the id and folder name it: with ``+<profile>`` unless baseline."""
+        if self.profile == BASELINE:
+            return self.workload
+        return f"{self.workload}{PROFILE_MARK}{self.profile}"
+
+    @property
     def id(self) -> str:
-        return f"{self.implementation}@{self.interpreter}/{self.workload}#{self.repetition}"
+        return f"{self.implementation}@{self.interpreter}/{self.workload_part}#{self.repetition}"
 
     @property
     def dir(self) -> str:
         """The cell's raw folder name: its id with '/' and '#' made '_' (one path component)."""
-        return f"{self.implementation}@{self.interpreter}_{self.workload}_{self.repetition}"
+        return f"{self.implementation}@{self.interpreter}_{self.workload_part}_{self.repetition}"
 
     def with_repetition(self, repetition: int) -> Cell:
-        return Cell(self.implementation, self.interpreter, self.workload, repetition)
+        return Cell(self.implementation, self.interpreter, self.workload, repetition, self.profile)
+
+    @classmethod
+    def of(cls, fields) -> Cell:
+        """The cell a mapping describes (a cell dict of the run, a sample.json): its names and
+        repetition, and its ``profile`` (absent or null: baseline, as in runs before profiles)."""
+        return cls(
+            fields["implementation"],
+            fields["interpreter"],
+            fields["workload"],
+            fields["repetition"],
+            fields.get("profile") or BASELINE,
+        )
 
     @classmethod
     def from_id(cls, text) -> Cell:
         found = CELL_ID.fullmatch(text) if isinstance(text, str) else None
         if not found:
-            raise ModelError(f"cell id {text!r} is not <impl>@<interpreter>/<workload>#<rep>")
-        return cls(found["impl"], found["interp"], found["workload"], int(found["rep"]))
+            raise ModelError(
+                f"cell id {text!r} is not <impl>@<interpreter>/<workload>#<rep> "
+                "or <impl>@<interpreter>/<workload>+<profile>#<rep>"
+            )
+        return cls(
+            found["impl"],
+            found["interp"],
+            found["workload"],
+            int(found["rep"]),
+            found["profile"] or BASELINE,
+        )
 
     @classmethod
     def from_dir(cls, name: str) -> Cell:
@@ -117,9 +159,13 @@ class Cell:
         implementation, at, rest = name.partition("@")
         interpreter, _, rest = rest.partition("_")
         workload, _, repetition = rest.rpartition("_")
-        if not at or not repetition.isdigit():
-            raise ModelError(f"folder {name!r} is not named <impl>@<interpreter>_<workload>_<rep>")
-        return cls(implementation, interpreter, workload, int(repetition))
+        workload, mark, profile = workload.partition(PROFILE_MARK)
+        if not at or not repetition.isdigit() or (mark and not profile):
+            raise ModelError(
+                f"folder {name!r} is not named <impl>@<interpreter>_<workload>_<rep> "
+                "or <impl>@<interpreter>_<workload>+<profile>_<rep>"
+            )
+        return cls(implementation, interpreter, workload, int(repetition), profile or BASELINE)
 
 
 @dataclass(frozen=True)
@@ -395,6 +441,10 @@ class Sample:
         return self.cell.repetition
 
     @property
+    def profile(self) -> str:
+        return self.cell.profile
+
+    @property
     def rps(self) -> dict[str, float]:
         """Requests/s per test, summed over load hosts (positive rates only)."""
         return {name: test.rps for name, test in self.tests.items() if test.rps > 0}
@@ -407,6 +457,7 @@ class Sample:
             "interpreter": self.interpreter,
             "workload": self.workload,
             "repetition": self.repetition,
+            "profile": self.profile,
             "server_host": self.server_host,
             "path": self.path,
             "status": self.status,

@@ -94,6 +94,7 @@ RECORD_SHAPE = Fields(
         "interpreter": TEXT,
         "workload": TEXT,
         "repetition": INTEGER,
+        "profile": Maybe(TEXT),  # absent in runs before tuning profiles: baseline
         "status": Maybe(TEXT),
         "failure": Maybe(TEXT),
         "reason": Maybe(TEXT),
@@ -223,12 +224,7 @@ def read_record(cell_dir: Path) -> dict:
         raise NoRecord(f"{cell_dir.name}: raw files without a sample.json") from None
     try:
         check(record, RECORD_SHAPE)
-        cell = Cell(
-            record["implementation"],
-            record["interpreter"],
-            record["workload"],
-            record["repetition"],
-        )
+        cell = Cell.of(record)
     except (ShapeError, ModelError) as exc:
         raise ShapeError(f"{RECORD}: {exc}") from None
     if cell.id != record["id"]:

@@ -19,11 +19,14 @@ from ansible.plugins.action import ActionBase
 # The controller's venv has the project: collect's writer stages every file of a folder and
 # renames them only once all are written (a link in the way is replaced, never written
 # through), as it does for the reports.
+from collect.model import Cell, ModelError
 from collect.outputs import write_all
 
 # What the run itself saw of a cell (the reader decides the rest from the raw files).
 RECORD_FIELDS = ("requests", "warmup_rps", "verified", "failure", "reason")
-CELL_FIELDS = ("id", "implementation", "interpreter", "workload", "repetition", "unit", "port")
+CELL_FIELDS = (
+    "id", "implementation", "interpreter", "workload", "repetition", "profile", "unit", "port",
+)  # fmt: skip
 
 
 def make_folder(path: str) -> None:
@@ -38,11 +41,29 @@ def safe_name(name: str, what: str) -> str:
     return name
 
 
+def identity(cell: dict) -> dict:
+    """What sample.json keeps of the cell dict: its names, id, tuning profile (baseline when
+    the dict has none), unit and port. Its id and folder must be the model's for its fields,
+    or collect's reader would refuse the folder: refused here, before anything is written."""
+    try:
+        model = Cell.of(cell)
+    except (KeyError, ModelError) as exc:
+        raise AnsibleActionFail(f"cell {cell.get('id')!r} is not a cell: {exc}") from None
+    if (cell.get("id"), cell.get("dir", model.dir)) != (model.id, model.dir):
+        raise AnsibleActionFail(
+            f"cell {cell.get('id')!r} (folder {cell.get('dir')!r}) is {model.id!r} "
+            f"(folder {model.dir!r}) by its fields"
+        )
+    kept = {key: cell.get(key) for key in CELL_FIELDS if key in cell}
+    return {**kept, "profile": model.profile}
+
+
 def record(cell: dict, server_host: str, started, outcome: dict) -> dict:
     """The run's record of a cell: what it is, where and when it ran, what the run saw."""
     counters = outcome.get("counters") or {}
     return {
-        **{key: cell.get(key) for key in CELL_FIELDS},
+        **dict.fromkeys(CELL_FIELDS),
+        **identity(cell),
         "server_host": server_host,
         "cell_started": float(started),
         "cell_ended": time.time(),
@@ -55,7 +76,7 @@ def skipped_record(cell: dict, server_host: str, reason: str) -> dict:
     """A cell not measured, and why (a combination the host cannot run, or a repetition
     adaptive repetitions found not needed)."""
     return {
-        **{key: cell.get(key) for key in CELL_FIELDS if key in cell},
+        **identity(cell),
         "server_host": server_host,
         "status": "skipped",
         "reason": reason,

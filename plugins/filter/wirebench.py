@@ -17,11 +17,13 @@ from pathlib import Path
 # The controller's venv has the project installed (pyproject.toml): the cell model and the
 # reader are the ones collect uses, so the run and the report never disagree about a cell.
 from collect.model import (
+    BASELINE,
     FAILED,
     INTERPRETER_NAME,
     MEASURE_AGAIN,
     NAME,
     OK,
+    PROFILE_NAME,
     SKIPPED,
     Cell,
     ModelError,
@@ -84,7 +86,7 @@ def _name_problem(what, value, pattern=NAME, longest=None):
     collect.model.check_name anchors with '$', which also matches before a final line break:
     a name here must match whole (fullmatch).
     """
-    allowed = "'.', '_' or '-'" if pattern is NAME else "'.' or '-'"
+    allowed = {NAME: "'.', '_' or '-'", PROFILE_NAME: "'_' or '-'"}.get(pattern, "'.' or '-'")
     if not isinstance(value, str) or not pattern.fullmatch(value):
         return f"{what} {value!r} may only hold letters, digits, {allowed}"
     if longest is not None and len(value) > longest:
@@ -144,8 +146,11 @@ def _count_problem(name, field, value):
     return problem
 
 
-def matrix_problems(implementations, interpreters, workloads, known_implementations):
+def matrix_problems(implementations, interpreters, workloads, known_implementations, profiles=None):
     """Every problem with the requested matrix, each a sentence naming it; [] if none.
+
+    ``profiles``: wirebench_tuning_profiles, an axis of the matrix like the others (None:
+    not given, the run is baseline alone); profile_problems says what it must be.
 
     Counts (clients, pipeline, data_size, keyspace, requests, seconds, threads) must be
     integers: the text "16" is refused, not converted, since the workload goes as it is to
@@ -166,7 +171,7 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
                 f"-e '{{\"{what}\": [...]}}')"
             )
     if problems:
-        return problems
+        return problems + (profile_problems(profiles) if profiles is not None else [])
     seen = set()
     for name in implementations or []:
         if not isinstance(name, str):
@@ -246,6 +251,8 @@ def matrix_problems(implementations, interpreters, workloads, known_implementati
                 problem = _count_problem(name, field, value)
                 if problem:
                     problems.append(problem)
+    if profiles is not None:
+        problems += profile_problems(profiles)
     return problems
 
 
@@ -425,7 +432,7 @@ def server_units(implementations, interpreters, listings, base_port):
 
 
 def identity(cell: Cell) -> dict:
-    """What a cell dict of the run carries of the model: its names, id and folder."""
+    """What a cell dict of the run carries of the model: its names, id, folder and profile."""
     return {
         "id": cell.id,
         "dir": cell.dir,
@@ -433,18 +440,56 @@ def identity(cell: Cell) -> dict:
         "interpreter": cell.interpreter,
         "workload": cell.workload,
         "repetition": cell.repetition,
+        "profile": cell.profile,
     }
 
 
-def cells(implementations, interpreters, workloads, repetitions, plan, redis_port):
+def profile_problems(profiles):
+    """Every problem with wirebench_tuning_profiles, each a sentence; [] if none.
+
+    A list of distinct profile names (letters, digits, '_' and '-': a name is part of the
+    folder of each of its cells, after a '+' no other name may hold).
+    """
+    if not isinstance(profiles, list):
+        return [
+            f"wirebench_tuning_profiles must be a list of profile names, e.g. [baseline, "
+            f"network-latency], not {profiles!r} (on the command line give it as JSON: "
+            f'-e \'{{"wirebench_tuning_profiles": ["baseline"]}}\')'
+        ]
+    if not profiles:
+        return ["wirebench_tuning_profiles is empty: give at least one profile, e.g. [baseline]"]
+    problems, seen = [], set()
+    for name in profiles:
+        problem = _name_problem("tuning profile", name, PROFILE_NAME, longest=WORKLOAD_NAME_MAX)
+        if problem:
+            problems.append(problem)
+        elif name in seen:
+            problems.append(f"tuning profile {name!r} is listed twice in wirebench_tuning_profiles")
+        seen.add(name)
+    return problems
+
+
+def cells(implementations, interpreters, workloads, repetitions, plan, redis_port, profiles=None):
     """Every cell of a run, in the order to measure them.
 
     Repetition r of every combination comes before repetition r + 1, and each round starts
     one combination further on, so the repetitions of a cell are spread over the run and no
     cell always runs first or last. A combination the server host cannot run becomes one
-    cell per workload with status ``skipped`` and its reason. Each cell's ``id`` and ``dir``
-    (its raw folder's name) come from collect's cell model.
+    cell per workload (and per profile) with status ``skipped`` and its reason. Each cell's
+    ``id`` and ``dir`` (its raw folder's name) come from collect's cell model.
+
+    ``profiles``: the run's tuning profiles (wirebench_tuning_profiles; default [baseline]).
+    Within a round each profile's cells come as one block, so the hosts switch profile once
+    per block, not per cell: a round applies profile A and measures all its cells, then B.
+    Repetition r of profile A and repetition r of B are therefore measured close in time,
+    which is what lets collect pair them (collect/profiles.py). The profiles' order rotates
+    from round to round (A B, B A, A B, ... for two; A B C, B C A, ... for three), so no
+    profile is always measured first after the hosts were set up, nor always the latest in
+    the round: a drift of the machine over a round, or what a switch leaves behind (caches,
+    frequencies settling), falls on every profile alike. A run of baseline alone is exactly
+    the run it was before profiles.
     """
+    profiles = [BASELINE] if profiles is None else list(profiles)
     combinations = []
     skipped = []
     installed = {(unit["implementation"], unit["interpreter"]): unit for unit in plan["units"]}
@@ -469,27 +514,32 @@ def cells(implementations, interpreters, workloads, repetitions, plan, redis_por
             (combination, workload) for workload in workloads for combination in combinations
         ]
         shift = (repetition - 1) % len(round_cells) if round_cells else 0
-        for (implementation, interpreter, unit, port), workload in (
-            round_cells[shift:] + round_cells[:shift]
-        ):
-            cell = Cell(implementation, interpreter, workload["name"], repetition)
-            ordered.append(
-                {
-                    **identity(cell),
-                    "unit": unit,
-                    "port": port,
-                    "status": "pending",
-                }
-            )
-    for implementation, interpreter, reason in skipped:
-        for workload in workloads:
-            ordered.append(
-                {
-                    **identity(Cell(implementation, interpreter, workload["name"], 1)),
-                    "status": "skipped",
-                    "reason": reason,
-                }
-            )
+        turn = (repetition - 1) % len(profiles) if profiles else 0
+        for profile in profiles[turn:] + profiles[:turn]:
+            for (implementation, interpreter, unit, port), workload in (
+                round_cells[shift:] + round_cells[:shift]
+            ):
+                cell = Cell(implementation, interpreter, workload["name"], repetition, profile)
+                ordered.append(
+                    {
+                        **identity(cell),
+                        "unit": unit,
+                        "port": port,
+                        "status": "pending",
+                    }
+                )
+    # Skipped once per profile: each profile's part of the run names what it could not
+    # measure, as a run of that profile alone would.
+    for profile in profiles:
+        for implementation, interpreter, reason in skipped:
+            for workload in workloads:
+                ordered.append(
+                    {
+                        **identity(Cell(implementation, interpreter, workload["name"], 1, profile)),
+                        "status": "skipped",
+                        "reason": reason,
+                    }
+                )
     return ordered
 
 
@@ -567,6 +617,8 @@ def progress(cell, index, total):
         f"cell {index}/{total}: {sample.implementation}@{sample.interpreter}"
         f"/{sample.workload} #{sample.repetition}"
     )
+    if sample.profile != BASELINE:
+        head += f" ({sample.profile})"
     if sample.status == SKIPPED:
         return f"{head}: skipped: {sample.reason}"
     if sample.status == FAILED:
@@ -608,7 +660,7 @@ def repetitions_verdict(cell, raw, adaptive):
     """
     if not adaptive or cell["repetition"] <= int(adaptive.get("min_repetitions", 6)):
         return {"needed": True, "reason": "fixed repetitions"}
-    this = Cell(cell["implementation"], cell["interpreter"], cell["workload"], cell["repetition"])
+    this = Cell.of(cell)  # earlier repetitions of the same profile
     rates = {}
     for repetition in range(1, this.repetition):
         folder = Path(raw) / this.with_repetition(repetition).dir

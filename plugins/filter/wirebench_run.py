@@ -97,7 +97,7 @@ def with_by_hand(cells, enabled):
     for cell in cells:
         out.append(cell)
         if cell.get("implementation") == NATIVE and cell.get("status") == "pending":
-            twin = Cell(NATIVE, BY_HAND, cell["workload"], cell["repetition"])
+            twin = Cell.of({**cell, "interpreter": BY_HAND})
             out.append({**cell, "id": twin.id, "dir": twin.dir, "interpreter": BY_HAND,
                         "by_hand": True})  # fmt: skip
     return out
@@ -122,7 +122,7 @@ def with_twin(cells, enabled):
         if not native or cell.get("status") != "pending":  # by-hand twins have their own
             out.append(cell)
             continue
-        twin = Cell(TWIN, cell["interpreter"], cell["workload"], cell["repetition"])
+        twin = Cell.of({**cell, "implementation": TWIN})  # of the same profile
         twin_cell = {**cell, "id": twin.id, "dir": twin.dir, "implementation": TWIN}
         out += [cell, twin_cell] if cell["repetition"] % 2 else [twin_cell, cell]
     return out

@@ -53,6 +53,7 @@ def write_cell(
         "interpreter": cell.interpreter,
         "workload": cell.workload,
         "repetition": cell.repetition,
+        "profile": cell.profile,
         "unit": f"wirebench-server@{cell.implementation}:{cell.interpreter}.service",
         "port": 7001,
         "server_host": "server1",

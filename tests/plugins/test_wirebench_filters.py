@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from wirebench import matrix_problems, project_pins, server_units
 
+from collect.model import Cell
 from tests.collect.cellfolder import write_cell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,3 +389,143 @@ def test_every_filter_the_yaml_uses_exists_and_every_one_is_used():
         used |= set(re.findall(r"\|\s*((?:wirebench|local_lab)_\w+)", path.read_text()))
     assert used - set(defined) == set()  # an Ansible run would stop at an unknown filter
     assert set(defined) - used == set()  # a filter nothing calls is dead code
+
+
+def default_preset_cells(profiles=None):
+    """The cells of presets/default.yml (3 repetitions, uvloop not on pypy3), with by-hand and
+    A/A twins, as tests/plugins/golden/cells-default.json recorded them from the filters as
+    they were before runs had tuning profiles."""
+    import yaml
+    from wirebench import cells, server_units
+    from wirebench_run import with_by_hand, with_twin
+
+    root = Path(__file__).resolve().parents[2]
+    preset = yaml.safe_load((root / "presets" / "default.yml").read_text())
+    golden = json.loads((Path(__file__).parent / "golden" / "cells-default.json").read_text())
+    implementations = preset["wirebench_implementations"]
+    interpreters = preset["wirebench_interpreters"]
+    plan = server_units(implementations, interpreters, golden["listings"], 7000)
+    made = cells(
+        implementations, interpreters, preset["wirebench_workloads"], 3, plan, 6379, profiles
+    )
+    return with_twin(with_by_hand(made, True), True), golden["cells"]
+
+
+def test_a_baseline_run_has_the_cells_it_had_before_profiles():
+    for profiles in (None, ["baseline"]):
+        made, before = default_preset_cells(profiles)
+        assert [{k: v for k, v in cell.items() if k != "profile"} for cell in made] == before
+        assert {cell["profile"] for cell in made} == {"baseline"}
+
+
+def test_profiles_come_in_blocks_per_round_and_take_turns_at_going_first():
+    from wirebench import cells
+
+    profiles = ["baseline", "network-latency", "pinned"]
+    ordered = cells(["redis", "asyncio"], INTERPRETERS, TWO_WORKLOADS, 4, PLAN, 6379, profiles)
+    pending = [cell for cell in ordered if cell["status"] == "pending"]
+    per_block = 3 * 2  # redis and two installed asyncio units, two workloads
+    assert len(pending) == 4 * len(profiles) * per_block
+    assert len({cell["id"] for cell in ordered}) == len(ordered)
+    assert len({cell["dir"] for cell in ordered}) == len(ordered)
+    blocks = [pending[i : i + per_block] for i in range(0, len(pending), per_block)]
+    order = []
+    for index, block in enumerate(blocks):
+        # One profile and one repetition per block; the rounds follow each other.
+        assert len({(c["profile"], c["repetition"]) for c in block}) == 1
+        assert block[0]["repetition"] == index // len(profiles) + 1
+        order.append(block[0]["profile"])
+    rounds = [order[i : i + 3] for i in range(0, len(order), 3)]
+    assert rounds == [
+        ["baseline", "network-latency", "pinned"],
+        ["network-latency", "pinned", "baseline"],
+        ["pinned", "baseline", "network-latency"],
+        ["baseline", "network-latency", "pinned"],
+    ]
+
+    # Within a round every profile measures the same cells in the same order.
+    def combinations(block):
+        return [(c["implementation"], c["interpreter"], c["workload"]) for c in block]
+
+    for repetition in range(4):
+        same_round = blocks[3 * repetition : 3 * repetition + 3]
+        assert all(combinations(b) == combinations(same_round[0]) for b in same_round)
+
+
+def test_a_profiles_cell_carries_it_in_its_id_and_folder():
+    from wirebench import cells
+
+    ordered = cells(["redis"], INTERPRETERS, TWO_WORKLOADS[:1], 2, PLAN, 6379,
+                    ["baseline", "network-latency"])  # fmt: skip
+    assert [(c["id"], c["dir"], c["profile"]) for c in ordered] == [
+        ("redis@native/get#1", "redis@native_get_1", "baseline"),
+        ("redis@native/get+network-latency#1", "redis@native_get+network-latency_1",
+         "network-latency"),
+        ("redis@native/get+network-latency#2", "redis@native_get+network-latency_2",
+         "network-latency"),
+        ("redis@native/get#2", "redis@native_get_2", "baseline"),
+    ]  # fmt: skip
+    for cell in ordered:
+        model = Cell.from_id(cell["id"])
+        assert model == Cell.from_dir(cell["dir"]) == Cell.of(cell)
+        assert (model.id, model.dir, model.profile) == (cell["id"], cell["dir"], cell["profile"])
+
+
+def test_skipped_combinations_are_skipped_once_per_profile():
+    from wirebench import cells
+
+    ordered = cells(["uvloop"], INTERPRETERS, TWO_WORKLOADS, 2, PLAN, 6379, ["baseline", "b"])
+    skipped = [cell["id"] for cell in ordered if cell["status"] == "skipped"]
+    assert skipped == ["uvloop@pypy3/get#1", "uvloop@pypy3/get-p16#1",
+                       "uvloop@pypy3/get+b#1", "uvloop@pypy3/get-p16+b#1"]  # fmt: skip
+
+
+def test_twins_resume_and_adaptive_repetitions_keep_the_profile(tmp_path):
+    from wirebench import cells, cells_to_measure, repetitions_verdict
+    from wirebench_run import with_by_hand, with_twin
+
+    ordered = cells(["redis"], INTERPRETERS, TWO_WORKLOADS[:1], 1, PLAN, 6379, ["baseline", "b"])
+    twins = with_twin(with_by_hand(ordered, True), True)
+    assert [cell["id"] for cell in twins] == [
+        "redis@native/get#1", "redis-twin@native/get#1", "redis@by-hand/get#1",
+        "redis@native/get+b#1", "redis-twin@native/get+b#1", "redis@by-hand/get+b#1",
+    ]  # fmt: skip
+    assert [cell["profile"] for cell in twins] == ["baseline"] * 3 + ["b"] * 3
+    for cell in twins:
+        assert (cell["id"], cell["dir"]) == (Cell.of(cell).id, Cell.of(cell).dir)
+    remaining = cells_to_measure(twins, ["redis@native/get+b#1", "redis@native/get#1"])
+    assert "redis@native/get+b#1" not in [c["id"] for c in remaining]
+    assert "redis-twin@native/get+b#1" in [c["id"] for c in remaining]
+    # Adaptive repetitions read the earlier repetitions of the cell's own profile only.
+    for repetition in (1, 2):
+        write_cell(tmp_path, f"asyncio@cpython3.11/get+b#{repetition}", {"GET": 50000.0})
+    cell = {"implementation": "asyncio", "interpreter": "cpython3.11", "workload": "get",
+            "profile": "b", "repetition": 3}  # fmt: skip
+    adaptive = {"target": 0.5, "min_repetitions": 2}
+    assert repetitions_verdict(cell, tmp_path, adaptive)["needed"] is True  # no CI from 2
+    for repetition in range(3, 8):
+        write_cell(tmp_path, f"asyncio@cpython3.11/get+b#{repetition}", {"GET": 50000.0})
+    cell["repetition"] = 8
+    assert repetitions_verdict(cell, tmp_path, adaptive)["needed"] is False
+    assert repetitions_verdict({**cell, "profile": "baseline"}, tmp_path, adaptive)["needed"]
+
+
+@pytest.mark.parametrize(
+    ("profiles", "problem"),
+    [
+        ("baseline", "wirebench_tuning_profiles must be a list"),
+        ([], "wirebench_tuning_profiles is empty"),
+        (["baseline", "baseline"], "tuning profile 'baseline' is listed twice"),
+        (["a.b"], "tuning profile 'a.b' may only hold letters, digits, '_' or '-'"),
+        (["a+b"], "tuning profile 'a+b' may only hold"),
+        ([3], "tuning profile 3 may only hold"),
+    ],
+)
+def test_the_profiles_are_checked_with_the_matrix(profiles, problem):
+    from wirebench import matrix_problems
+
+    found = matrix_problems(["redis"], [], [{"name": "get", "tests": "get", "requests": 1}],
+                            [], profiles)  # fmt: skip
+    assert [text for text in found if problem in text], found
+    assert matrix_problems(["redis"], [], [{"name": "get", "tests": "get", "requests": 1}], [],
+                           ["baseline", "network-latency", "my_profile"]) == []  # fmt: skip

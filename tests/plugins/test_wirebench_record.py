@@ -3,6 +3,7 @@ atomically, never through a link, and the run's record of the cell."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -103,6 +104,43 @@ def test_a_skipped_cell_says_why():
     made = skipped_record(cell, "server1", "uvloop does not support pypy")
     assert made == {
         "id": CELL["id"], "implementation": "asyncio", "interpreter": "cpython3.11",
-        "workload": "get", "repetition": 2, "server_host": "server1", "status": "skipped",
-        "reason": "uvloop does not support pypy",
+        "workload": "get", "repetition": 2, "profile": "baseline", "server_host": "server1",
+        "status": "skipped", "reason": "uvloop does not support pypy",
     }  # fmt: skip
+
+
+def test_the_record_keeps_the_cells_profile_and_the_reader_reads_it_back(tmp_path):
+    """A cell of a tuning profile: its id and folder carry the profile, sample.json names it,
+    and collect's reader makes the same cell of the folder."""
+    from collect.model import Cell
+    from collect.reader import read_cell
+
+    cell_model = Cell("asyncio", "cpython3.11", "get", 2, "network-latency")
+    cell = {**CELL, "id": cell_model.id, "dir": cell_model.dir, "profile": "network-latency"}
+    made = skipped_record(cell, "server1", "not needed")
+    assert made["profile"] == "network-latency" and made["id"] == cell_model.id
+    folder = tmp_path / cell["dir"]
+    folder.mkdir()
+    write_all(folder, {"sample.json": json.dumps(made)})
+    sample = read_cell(folder)
+    assert sample.cell == cell_model and sample.profile == "network-latency"
+    assert sample.to_json()["profile"] == "network-latency"
+
+
+def test_a_cell_dict_without_a_profile_is_baseline():
+    made = record(CELL, "server1", 1.0, {})
+    assert made["profile"] == "baseline" and made["id"] == "asyncio@cpython3.11/get#2"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"profile": "network-latency"},  # the id says baseline
+        {"id": "asyncio@cpython3.11/get+pinned#2"},  # the id says another profile
+        {"dir": "asyncio@cpython3.11_get_3"},
+        {"profile": "a.b"},
+    ],
+)
+def test_a_cell_whose_id_is_not_its_fields_is_refused(change):
+    with pytest.raises(AnsibleActionFail, match=r"cell 'asyncio@cpython3\.11/get"):
+        record({**CELL, **change}, "server1", 1.0, {})
