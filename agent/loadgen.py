@@ -10,11 +10,16 @@ The measured window is quiet: between starting redis-benchmark and its exit this
 only waits (one poll() on redis-benchmark's pipes and an idle connection to the server). The
 idle connection is how a server that dies mid-run is noticed at once: the kernel closes it.
 
+A tuning profile may pin redis-benchmark to CPUs (agent/tuning/placement.py writes them to
+/run/wirebench/tuning/load-cpus): the file is read before each run starts, and
+redis-benchmark starts on those CPUs and nowhere else.
+
 Runs on the load host's system Python (3.9 or newer); standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import secrets
@@ -26,6 +31,8 @@ import time
 
 from . import interference
 from .interference import CPU_COLUMNS, cpu_times
+from .tuning import cpus as cpu_lists
+from .tuning.placement import LOAD_CPUS
 
 WAIT_SECONDS = 30.0
 PRELOAD_BATCH = 1000
@@ -34,6 +41,9 @@ PROC_STAT = "/proc/stat"
 # started on the host while redis-benchmark ran (nothing of wirebench should).
 LAST_PID = "/proc/sys/kernel/ns_last_pid"
 PID_MAX = "/proc/sys/kernel/pid_max"
+# Where tune apply's load placement leaves the CPUs redis-benchmark is pinned to.
+LOAD_CPUS_FILE = os.path.join("/", LOAD_CPUS)
+ONLINE_CPUS = "/sys/devices/system/cpu/online"
 # The columns of /proc/stat's CPU times that are not the CPU's work.
 IDLE, IOWAIT, STEAL = (CPU_COLUMNS.index(name) for name in ("idle", "iowait", "steal"))
 # After a timeout or a dead server: redis-benchmark prints what it measured on SIGINT; it
@@ -294,6 +304,70 @@ def allowed_cpus() -> list:
         return sorted(int(cpu) for cpu in cpu_times(handle.read()))
 
 
+def read_pinning():
+    """The CPUs tuning pinned redis-benchmark to (a frozenset), or None when it is not pinned
+    (no LOAD_CPUS_FILE). CellError naming the file when it is not a CPU list."""
+    try:
+        with open(LOAD_CPUS_FILE) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CellError("benchmark_error", f"cannot read {LOAD_CPUS_FILE}: {exc}") from None
+    try:
+        return cpu_lists.parse_list(text)
+    except ValueError as exc:
+        raise CellError("benchmark_error", f"{LOAD_CPUS_FILE}: {exc}") from None
+
+
+def online_cpus() -> str:
+    try:
+        with open(ONLINE_CPUS) as handle:
+            return handle.read().strip()
+    except OSError:
+        return "unknown"
+
+
+@contextlib.contextmanager
+def started_on(cpus):
+    """While a child is started in this block, it starts on ``cpus`` (None: where this
+    process runs).
+
+    This thread's affinity is set for the fork and put back after: the child inherits it and
+    keeps it across exec, and the kernel's answer is checked here, where it can be named. A
+    preexec_fn would do the same in the child, but its errors reach the parent only as
+    "Exception occurred in preexec_fn", and the kernel does not refuse a list naming CPUs it
+    lacks: it drops them (EINVAL only when none is left), so the set it kept is compared.
+    """
+    if cpus is None:
+        yield
+        return
+    if not hasattr(os, "sched_setaffinity"):  # PyPy
+        raise CellError(
+            "benchmark_error",
+            f"{LOAD_CPUS_FILE} pins redis-benchmark, but this Python cannot set a CPU "
+            "affinity (no os.sched_setaffinity): run the agent with CPython",
+        )
+    own = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, cpus)
+        kept = os.sched_getaffinity(0)
+    except OSError:
+        kept = frozenset()  # EINVAL: not one of them is a CPU this process may run on
+    try:
+        if kept != cpus:
+            raise CellError(
+                "benchmark_error",
+                f"{LOAD_CPUS_FILE} pins redis-benchmark to CPUs {cpu_lists.format_list(cpus)}, "
+                f"but CPUs {cpu_lists.format_list(cpus - kept)} are not ones this host lets it "
+                f"use (online: {online_cpus()}; this process may use "
+                f"{cpu_lists.format_list(own)})",
+            )
+        yield
+    finally:
+        os.sched_setaffinity(0, own)
+
+
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -375,9 +449,11 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     """
     # redis-benchmark takes a password only as -a (it ignores REDISCLI_AUTH).
     command = [*argv, "-a", password] if password else argv
-    # The CPUs redis-benchmark may use (a pinned container or taskset limits them); on a
-    # shared or pinned host the machine-wide "cpu" line would hide a saturated client.
-    cpus = allowed_cpus()
+    # The CPUs redis-benchmark runs on: where tuning pinned it, or this process's (a pinned
+    # container or taskset limits them); on a shared or pinned host the machine-wide "cpu"
+    # line would hide a saturated client. Read now, before the measured window.
+    pinned_to = read_pinning()
+    cpus = sorted(pinned_to) if pinned_to is not None else allowed_cpus()
     server_cpu_before = None
     if watch is not None:
         try:
@@ -389,12 +465,13 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
     counters_before = interference.reading(cpus)
     started = time.time()
     try:
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # a timeout kills redis-benchmark and nothing else
-        )
+        with started_on(pinned_to):
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a timeout kills redis-benchmark and nothing else
+            )
     except OSError as exc:  # not installed: not the server's fault (an OSError says no_answer)
         raise CellError("benchmark_error", f"cannot run {argv[0]}: {exc}") from None
     last_pid_at_start = read_last_pid()  # after redis-benchmark's own PID
@@ -435,6 +512,7 @@ def run_benchmark(argv: list, password: str, timeout: float, watch=None) -> dict
         ),
         "load_cpu": {
             "cpus": cpus,
+            "pinned": pinned_to is not None,  # cpus are the tuning's load-cpus
             "busy_fraction": busy_fraction(
                 cpu_jiffies(counters_before.get("cpus", {})),
                 cpu_jiffies(counters_after.get("cpus", {})),

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from agent import loadgen
 from agent.loadgen import Connection
 from tests.servers.conftest import start_python_server, start_redis_server
 
@@ -30,6 +31,15 @@ def our_server(tmp_path_factory):
 
 
 @pytest.fixture
+def load_cpus_file(tmp_path, monkeypatch):
+    """Where this test's tuning pins redis-benchmark (absent until the test writes it),
+    instead of the machine's /run/wirebench/tuning/load-cpus."""
+    path = tmp_path / "load-cpus"
+    monkeypatch.setattr(loadgen, "LOAD_CPUS_FILE", str(path))
+    return path
+
+
+@pytest.fixture
 def doomed_server(tmp_path):
     """A server of our own for one test that kills or stops it."""
     running = start_python_server("asyncio-protocol", tmp_path)
@@ -44,8 +54,8 @@ def params(server, **extra) -> dict:
             "min_timeout": 30.0, "start_at": None, "workload": dict(WORKLOAD), **extra}  # fmt: skip
 
 
-def benchmark_child_running() -> bool:
-    """Whether a redis-benchmark started by this process runs now."""
+def benchmark_child():
+    """The PID of a redis-benchmark started by this process that runs now, or None."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -57,8 +67,12 @@ def benchmark_child_running() -> bool:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         if parent == os.getpid() and name == "redis-benchmark":
-            return True
-    return False
+            return int(entry)
+    return None
+
+
+def benchmark_child_running() -> bool:
+    return benchmark_child() is not None
 
 
 def once_benchmark_runs(action, limit: float = 60.0) -> threading.Thread:

@@ -12,7 +12,14 @@ import pytest
 
 from agent.load import TIMEOUT_FACTOR, cell, derived_timeout, measure, prepare
 from agent.loadgen import CellError, csv_rate
-from tests.agent.conftest import PASSWORD, WORKLOAD, flush, params
+from tests.agent.conftest import (
+    PASSWORD,
+    WORKLOAD,
+    benchmark_child,
+    flush,
+    once_benchmark_runs,
+    params,
+)
 from tests.agent.test_loadgen import free_port
 
 ARTEFACTS = {"argv.json", "stdout.csv", "stderr.txt", "result.json"}
@@ -70,6 +77,7 @@ def test_measure_writes_every_artefact_and_returns_them(our_server, tmp_path):
     assert recorded["threads"] == 1 and recorded["timeout_s"] == 60.0
     assert recorded["start_at"] is None and recorded["start_lag_s"] is None
     assert recorded["load_cpu"]["cpus"] == sorted(os.sched_getaffinity(0))
+    assert recorded["load_cpu"]["pinned"] is False
     assert 0 < recorded["load_cpu"]["busy_fraction"] <= 1
     # Both ends of the run's counters of what else used the host: collect/interference.py.
     for end in ("before", "after"):
@@ -176,3 +184,31 @@ def test_a_server_gone_before_the_run_starts_is_server_crashed(
     with pytest.raises(CellError) as caught:
         measure(params(server, dest=str(tmp_path)), 2000, 60.0)
     assert caught.value.kind == "server_crashed"
+
+
+def test_a_pinned_redis_benchmark_runs_on_its_cpus_and_says_so(our_server, load_cpus_file,
+                                                                tmp_path):  # fmt: skip
+    pinned = max(os.sched_getaffinity(0))  # a CPU of this machine, not necessarily all of them
+    load_cpus_file.write_text(f"{pinned}\n")
+    seen = []  # the running redis-benchmark's own Cpus_allowed_list, read from /proc
+    watcher = once_benchmark_runs(lambda: seen.append(allowed_list(benchmark_child())))
+    measure(params(our_server, dest=str(tmp_path)), 20_000, 60.0)
+    watcher.join(5)
+    assert seen == [str(pinned)]
+    recorded = json.loads((tmp_path / "result.json").read_text())
+    assert recorded["exit_code"] == 0
+    assert recorded["load_cpu"]["cpus"] == [pinned] and recorded["load_cpu"]["pinned"] is True
+    assert sorted(recorded["interference"]["before"]["cpus"]) == [str(pinned)]
+
+
+def allowed_list(pid) -> str:
+    with open(f"/proc/{pid}/status") as handle:
+        return next(line.split(":", 1)[1].strip() for line in handle
+                    if line.startswith("Cpus_allowed_list:"))  # fmt: skip
+
+
+def test_the_warm_up_is_pinned_too(our_server, load_cpus_file):
+    load_cpus_file.write_text("4000\n")  # no such CPU: the warm-up cannot start
+    with pytest.raises(CellError, match="are not ones this host lets it use") as caught:
+        prepare(params(our_server))
+    assert caught.value.kind == "benchmark_error"

@@ -268,3 +268,69 @@ def test_the_allowed_cpus_are_the_same_without_sched_getaffinity(monkeypatch):
     affinity = sorted(os.sched_getaffinity(0))
     monkeypatch.delattr(os, "sched_getaffinity")  # as on PyPy
     assert loadgen.allowed_cpus() == affinity
+
+
+# Pinned by tuning (agent/tuning/placement.py's load-cpus)
+
+ALLOWED_LIST = ["grep", "Cpus_allowed_list", "/proc/self/status"]  # what the child may run on
+
+
+def test_a_pinned_run_starts_on_the_files_cpus_and_this_process_stays_where_it_was(
+    load_cpus_file,
+):
+    own = os.sched_getaffinity(0)
+    for written, cpus in [("1\n", [1]), ("0", [0]), ("0-1", [0, 1]), ("1,0", [0, 1])]:
+        load_cpus_file.write_text(written)
+        run = run_benchmark(ALLOWED_LIST, "", timeout=10.0)
+        shown = cpu_list_of(run["stdout"])
+        assert (run["exit_code"], shown) == (0, cpus), run["stderr"]
+        assert run["load_cpu"]["cpus"] == cpus and run["load_cpu"]["pinned"] is True
+        assert sorted(run["interference"]["before"]["cpus"]) == [str(cpu) for cpu in cpus]
+        assert os.sched_getaffinity(0) == own
+
+
+def test_a_run_not_pinned_starts_where_this_process_runs(load_cpus_file):
+    run = run_benchmark(ALLOWED_LIST, "", timeout=10.0)
+    assert cpu_list_of(run["stdout"]) == sorted(os.sched_getaffinity(0))
+    assert run["load_cpu"]["cpus"] == sorted(os.sched_getaffinity(0))
+    assert run["load_cpu"]["pinned"] is False
+
+
+def cpu_list_of(status_line: str) -> list:
+    from agent.interference import cpu_list
+
+    return cpu_list(status_line.split(":", 1)[1])
+
+
+@pytest.mark.parametrize(
+    "written, message",
+    [
+        ("0,4000", "pins redis-benchmark to CPUs 0,4000, but CPUs 4000 are not ones this host "
+                   "lets it use (online: "),
+        ("4000-4001", "pins redis-benchmark to CPUs 4000-4001, but CPUs 4000-4001 are not ones "
+                      "this host lets it use (online: "),
+        ("all", ": 'all' is not a CPU list such as 0-3,8 ('all')"),
+        ("\n", ": the CPU list is empty"),
+    ],
+)  # fmt: skip
+def test_a_pinning_this_host_cannot_do_fails_the_cell_before_anything_starts(
+    load_cpus_file, tmp_path, written, message
+):
+    own = os.sched_getaffinity(0)
+    load_cpus_file.write_text(written)
+    started = tmp_path / "started"
+    with pytest.raises(CellError) as caught:
+        run_benchmark(["touch", str(started)], "", timeout=10.0)
+    assert caught.value.kind == "benchmark_error"
+    assert str(caught.value).startswith(str(load_cpus_file))
+    assert message in str(caught.value)
+    assert not started.exists()
+    assert os.sched_getaffinity(0) == own
+
+
+def test_a_python_that_cannot_pin_says_so(load_cpus_file, monkeypatch, tmp_path):
+    load_cpus_file.write_text("0")
+    monkeypatch.delattr(os, "sched_setaffinity")  # as on PyPy
+    with pytest.raises(CellError, match="this Python cannot set a CPU affinity"):
+        run_benchmark(["touch", str(tmp_path / "started")], "", timeout=10.0)
+    assert not (tmp_path / "started").exists()
