@@ -38,6 +38,7 @@ HOST = Fields(
         "cpu_model": Maybe(TEXT),
         "cpu_count": Maybe(INTEGER),
         "cpus_usable": Maybe(INTEGER),
+        "cpus_online": Maybe(TEXT),
         "cpu_governors": Maybe(ListOf(TEXT)),
         "kernel": Maybe(TEXT),
         "distribution": Maybe(TEXT),

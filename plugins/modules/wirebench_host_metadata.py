@@ -21,9 +21,10 @@ DOCUMENTATION = r"""
 module: wirebench_host_metadata
 short_description: Record a benchmark host's hardware and tuning in a JSON file
 description:
-  - Reads the CPU model and count, kernel, distribution, the NIC that carries the benchmark
-    traffic (driver, speed, MTU), the sysctls that matter to a TCP benchmark and the CPU
-    frequency governor, and writes them to O(dest) as JSON.
+  - Reads the CPU model and count, the online CPUs (C(cpus_online), a CPU list such as
+    C(0-3): the tuning profiles' C({all_cpus})), kernel, distribution, the NIC that carries
+    the benchmark traffic (driver, speed, MTU), the sysctls that matter to a TCP benchmark and
+    the CPU frequency governor, and writes them to O(dest) as JSON.
   - Only stable facts go in the file, so a second run on an unchanged host changes nothing.
 options:
   bench_address:
@@ -88,6 +89,10 @@ SYSCTLS = [
     "net.ipv4.tcp_low_latency",
     "kernel.sched_autogroup_enabled",
 ]
+
+
+# The host's online CPUs as a CPU list ("0-3"), for the tuning profiles' {all_cpus}.
+CPUS_ONLINE = "/sys/devices/system/cpu/online"
 
 
 def read(path):
@@ -417,6 +422,7 @@ def collect(bench_address, role, extra, vm=None, probe_url=None):
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpus_online": read(CPUS_ONLINE),
         "memory_kib": int((read("/proc/meminfo") or "MemTotal: 0").split()[1]),
         "kernel": platform.release(),
         "distribution": distribution(),

@@ -11,6 +11,9 @@ def test_metadata_of_this_machine_has_every_field():
     metadata = collect("127.0.0.1", "load", {"note": 1})
     assert metadata["format"] == "wirebench-host/1"
     assert metadata["cpu_count"] >= metadata["cpus_usable"] >= 1
+    with open("/sys/devices/system/cpu/online") as handle:
+        assert metadata["cpus_online"] == handle.read().strip()
+    assert metadata["cpus_online"][0].isdigit()  # a CPU list such as 0-3
     assert metadata["kernel"] and metadata["memory_kib"] > 0
     assert metadata["nic"]["name"] == "lo"
     assert metadata["nic"]["mtu"] > 0
