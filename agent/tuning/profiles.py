@@ -82,6 +82,19 @@ def fill(value, facts: dict, where: str):
     return PLACEHOLDER.sub(fact, value)
 
 
+def facts_used(profile_def, role: str) -> list:
+    """The facts a profile's knobs for ``role`` name in braces, in the order they first
+    appear (unknown names too: resolve says they are unknown)."""
+    raw_knobs = profile_def.get(role) if isinstance(profile_def, dict) else None
+    found = []
+    for raw in raw_knobs if isinstance(raw_knobs, list) else []:
+        for value in raw.values() if isinstance(raw, dict) else []:
+            for key in PLACEHOLDER.findall(value) if isinstance(value, str) else []:
+                if key not in found:
+                    found.append(key)
+    return found
+
+
 def union(*knob_lists: list) -> list:
     """Every knob any of the lists sets, once per id (the first one's document): what
     ``tune save`` needs before a run that applies several profiles."""

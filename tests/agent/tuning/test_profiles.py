@@ -126,3 +126,14 @@ def test_the_union_of_a_runs_profiles_is_every_knob_once(builtin):
         knob.id for knob in parse_all(throughput)
     }
     assert "sysctl:vm.swappiness" in ids and "sysctl:net.ipv4.tcp_rmem" in ids
+
+
+def test_the_facts_a_profile_uses_are_listed_per_role_in_order(builtin):
+    assert profiles.facts_used(builtin["network-latency"], "server") == [
+        "all_cpus", "nic", "other_cpus", "server_cpus"
+    ]  # fmt: skip
+    assert profiles.facts_used(builtin["pinned"], "load") == ["load_cpus"]
+    assert profiles.facts_used(builtin["baseline"], "server") == []
+    # Whatever the profile's shape: resolve says what is wrong with it.
+    assert profiles.facts_used({"server": [{"cpus": "{spare}"}, "turbo"]}, "server") == ["spare"]
+    assert profiles.facts_used(["not a profile"], "server") == []
