@@ -1,6 +1,7 @@
 """Tuning a host for a run, and putting it back: the knobs of a tuning profile (sysctls,
-CPU frequency, C-states, transparent hugepages, NIC IRQs and queues, ethtool settings), each
-kind a small unit that reads, writes and compares its own files or commands.
+CPU frequency, C-states, transparent hugepages, NIC IRQs and queues, ethtool settings, the
+CPUs the server and redis-benchmark run on), each kind a small unit that reads, writes and
+compares its own files or commands.
 
 A run saves the original value of every knob it may touch before the first change
 (``state.save``), applies one profile at a time (``state.apply``: a knob saved but not in the
