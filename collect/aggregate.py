@@ -1,8 +1,8 @@
 """From samples to cells: the statistics and flags of every measured combination.
 
-A cell here is one (server host, implementation, interpreter, workload, redis-benchmark
-test) over its repetitions. Only ``ok`` samples count towards its numbers; failed ones are
-counted and named.
+A cell here is one (server host, tuning profile, implementation, interpreter, workload,
+redis-benchmark test) over its repetitions. Only ``ok`` samples count towards its numbers;
+failed ones are counted and named.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from collect import interference
 from collect.model import OK, SKIPPED, Sample
-from collect.pairing import cell_key, is_reference, paired_shares, share_summary
+from collect.pairing import (
+    cell_key,
+    is_reference,
+    paired_shares,
+    reference_key,
+    share_summary,
+)
 from collect.stats import summarize
 
 # The test name of a workload whose every sample failed before printing a table.
@@ -97,11 +103,15 @@ def cells(
             group["ok" if sample.status == OK else "failed"].append(sample)
     # A failed sample with no table belongs to every test its workload measured elsewhere
     # (a crash before redis-benchmark printed anything still counts against those tests).
-    for key in [k for k in grouped if k[4] is None]:
+    # Keys are (host, profile, implementation, interpreter, workload, test): the same host,
+    # profile and workload are k[0], k[1] and k[4].
+    for key in [k for k in grouped if k[-1] is None]:
         group = grouped.pop(key)
-        tests = sorted({k[4] for k in grouped if k[0] == key[0] and k[3] == key[3]} - {None})
+        tests = sorted(
+            {k[-1] for k in grouped if (k[0], k[1], k[4]) == (key[0], key[1], key[4])} - {None}
+        )
         for test in tests or [NO_TEST]:
-            entry = grouped.setdefault((*key[:4], test), {"ok": [], "failed": []})
+            entry = grouped.setdefault((*key[:-1], test), {"ok": [], "failed": []})
             entry["failed"] += group["failed"]
     shares = paired_shares(samples) if shares is None else shares
     summaries = []
@@ -114,9 +124,10 @@ def cells(
 
 
 def summarize_cell(key, ok, failed, thresholds: Thresholds) -> dict:
-    server_host, implementation, interpreter, workload, test = key
+    server_host, profile, implementation, interpreter, workload, test = key
     cell = {
         "server_host": server_host or None,
+        "profile": profile,
         "implementation": implementation,
         "interpreter": interpreter,
         "workload": workload,
@@ -182,15 +193,17 @@ def mark_client_bound_reference(summaries: list[dict]) -> None:
     Then redis's rate is the client's limit, not redis's: a share of it is an upper bound,
     and a share above 1.0 does not mean the server beat redis.
     """
+
+    def reference_of(c: dict) -> tuple:
+        return reference_key(c["server_host"], c["profile"], c["workload"], c["test"])
+
     bound = {
-        (c["server_host"], c["workload"], c["test"]): "CLIENT-BOUND" in c["flags"]
+        reference_of(c): "CLIENT-BOUND" in c["flags"]
         for c in summaries
         if is_reference(c["implementation"], c["interpreter"]) and c["rps"]
     }
     for cell in summaries:
-        cell["redis_client_bound"] = bound.get(
-            (cell["server_host"], cell["workload"], cell["test"])
-        )
+        cell["redis_client_bound"] = bound.get(reference_of(cell))
 
 
 def outside_measurement(samples: list[Sample]):

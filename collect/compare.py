@@ -13,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from collect import aggregate, outputs, rawfiles, tables
-from collect.model import Workload
+from collect.model import BASELINE, Workload
 from collect.report import Collected
 from collect.rundir import FORMAT, RunDirError, load_run
 from collect.significance import EXACT, difference_test
@@ -87,6 +87,7 @@ def conditions(meta: dict) -> dict:
         "git_revision": meta.get("git_revision"),
         "repetitions": (meta.get("matrix") or {}).get("repetitions"),
         "load host count": len(meta.get("load_hosts") or {}),
+        "tuning profiles": (meta.get("matrix") or {}).get("tuning_profiles") or [BASELINE],
     }
     for role in ("servers", "load_hosts"):
         hosts = meta.get(role) or {}
@@ -123,13 +124,23 @@ def differences(runs: list[Collected], names: list[str]) -> list[str]:
 
 
 def key_of(cell: dict, with_host: bool) -> tuple:
-    key = (cell["implementation"], cell["interpreter"], cell["workload"], cell["test"])
+    """(server host when several, implementation, interpreter, workload, test, profile):
+    a cell is matched across runs under the same tuning profile."""
+    key = (
+        cell["implementation"],
+        cell["interpreter"],
+        cell["workload"],
+        cell["test"],
+        cell["profile"],
+    )
     return ((cell["server_host"],) if with_host else ()) + key
 
 
 def label_of(key: tuple) -> str:
-    *host, implementation, interpreter, workload, test = key
+    *host, implementation, interpreter, workload, test, profile = key
     text = f"{implementation}@{interpreter} {workload}:{test}"
+    if profile != BASELINE:
+        text += f" under {profile}"
     return f"{host[0]}: {text}" if host else text
 
 

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from collect import tables
+from collect.model import BASELINE
 from collect.significance import RATIO_METHOD, median_ratio
 
 IDENTITY = ("provider", "type", "region", "zone", "image", "cpu_platform")
@@ -174,7 +175,15 @@ def comparison(
     base = next(iter(hosts), None)
     grouped: dict[tuple, dict[str, dict]] = {}
     for cell in cells:
-        key = (cell["workload"], cell["test"], cell["implementation"], cell["interpreter"])
+        # Each tuning profile's cells are compared across hosts apart (collect/profiles.py
+        # compares the profiles).
+        key = (
+            cell["workload"],
+            cell["test"],
+            cell["implementation"],
+            cell["interpreter"],
+            cell["profile"],
+        )
         grouped.setdefault(key, {})[cell["server_host"] or base] = cell
     order = {name: i for i, name in enumerate(implementations)}
     columns = {name: i for i, name in enumerate(["native", *interpreters])}
@@ -191,6 +200,8 @@ def comparison(
             k[2],
             columns.get(k[3], len(columns)),
             k[3],
+            k[4] != BASELINE,
+            k[4],
         ),
     ):
         found = grouped[key]
@@ -201,6 +212,7 @@ def comparison(
                 "test": key[1],
                 "implementation": key[2],
                 "interpreter": key[3],
+                "profile": key[4],
                 "hosts": {
                     name: host_entry(found[name], host, base_cell, name == base)
                     for name, host in hosts.items()
@@ -219,11 +231,18 @@ def comparison(
 def entry_for(comparison: dict, cell: dict) -> dict | None:
     """A cell's entry in the comparison (for summary.csv's row of that cell)."""
     for row in comparison["cells"]:
-        if (row["workload"], row["test"], row["implementation"], row["interpreter"]) == (
+        if (
+            row["workload"],
+            row["test"],
+            row["implementation"],
+            row["interpreter"],
+            row["profile"],
+        ) == (
             cell["workload"],
             cell["test"],
             cell["implementation"],
             cell["interpreter"],
+            cell["profile"],
         ):
             return row["hosts"].get(cell["server_host"] or comparison["base"])
     return None
@@ -275,9 +294,10 @@ def side_by_side(comparison: dict, workload: str, test: str, detail: bool = True
                 "redis_client_bound": entry["redis_client_bound"],
             }
             rate = tables.rate(entry["rps"]) if entry["rps"] is not None else "failed"
+            profile = "" if row["profile"] == BASELINE else f" under {row['profile']}"
             rows.append(
                 [
-                    f"{row['implementation']}@{row['interpreter']}",
+                    f"{row['implementation']}@{row['interpreter']}{profile}",
                     servers[name]["label"],
                     rate + (f" {' '.join(entry['flags'])}" if entry["flags"] else ""),
                     tables.share_text(cell, detail=detail),

@@ -1,7 +1,9 @@
 """Shares of native redis, paired: each repetition of a cell against redis measured near it.
 
 The reference is native redis (implementation ``redis``, interpreter ``native``) on the same
-server host, under the same workload, for the same redis-benchmark test. Each ok sample of a
+server host, under the same tuning profile and workload, for the same redis-benchmark test: a
+profile's redis cells are its own reference, so a share says how a server does against redis
+on hosts tuned alike (collect/profiles.py compares the profiles). Each ok sample of a
 cell gives one *paired share*: its rate over the reference's rate at the moment the sample
 was measured, read off the reference samples just before and just after it (linear
 interpolation in time between the middles of their measured windows; before the first or
@@ -61,14 +63,33 @@ def is_reference(implementation: str, interpreter: str) -> bool:
 
 
 def cell_key(sample: Sample, test: str) -> tuple:
-    """(server host, implementation, interpreter, workload, test): one cell over its repetitions."""
+    """(server host, profile, implementation, interpreter, workload, test): one cell over its
+    repetitions."""
     return (
         sample.server_host or "",
+        sample.profile,
         sample.implementation,
         sample.interpreter,
         sample.workload,
         test,
     )
+
+
+def summary_key(cell: dict) -> tuple:
+    """A cell summary's (collect/aggregate.py) cell_key."""
+    return (
+        cell["server_host"] or "",
+        cell["profile"],
+        cell["implementation"],
+        cell["interpreter"],
+        cell["workload"],
+        cell["test"],
+    )
+
+
+def reference_key(host, profile: str, workload: str, test: str) -> tuple:
+    """Whose native redis a cell is paired with: the same host, profile, workload and test."""
+    return (host or "", profile, workload, test)
 
 
 def measured_at(sample: Sample) -> float | None:
@@ -90,13 +111,13 @@ class Point:
 
 
 def reference_points(samples: list[Sample]) -> dict[tuple, list[Point]]:
-    """(server host, workload, test) -> the reference's ok samples, in time order."""
+    """reference_key -> the reference's ok samples, in time order."""
     points: dict[tuple, list[Point]] = {}
     for sample in samples:
         if sample.status != OK or not is_reference(sample.implementation, sample.interpreter):
             continue
         for test, rate in sample.rps.items():
-            key = (sample.server_host or "", sample.workload, test)
+            key = reference_key(sample.server_host, sample.profile, sample.workload, test)
             points.setdefault(key, []).append(Point(measured_at(sample), rate, sample.repetition))
     for found in points.values():
         found.sort(key=lambda p: (p.at is None, p.at or 0.0, p.repetition))
@@ -136,7 +157,7 @@ def paired_share(sample: Sample, test: str, points: dict[tuple, list[Point]]) ->
     """One ok sample's rate for ``test`` over the reference's at its time (None: no pair)."""
     if is_reference(sample.implementation, sample.interpreter):
         return 1.0
-    found = points.get((sample.server_host or "", sample.workload, test), [])
+    found = points.get(reference_key(sample.server_host, sample.profile, sample.workload, test), [])
     reference = reference_rate(found, sample)
     if not reference:
         return None

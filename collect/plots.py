@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only: the controller may have no display
 import matplotlib.pyplot as plt
 
 from collect import tables
+from collect.model import BASELINE
 from collect.pairing import is_reference
 
 # Same interpreter, same colour in every plot.
@@ -103,8 +104,13 @@ def figure_of(sections, draw, collected, height_per_row) -> bytes:
     figure, axes = plt.subplots(
         rows, columns, figsize=(7 * columns, height_per_row * rows), squeeze=False
     )
-    for ax, (host, workload, test, cells) in zip(axes.flat, sections):
-        title = f"{workload}: {test}" + (f" on {host}" if host else "")
+    several = len({section[1] for section in sections}) > 1
+    for ax, (host, profile, workload, test, cells) in zip(axes.flat, sections):
+        title = (
+            f"{workload}: {test}"
+            + (f" under {profile}" if several else "")
+            + (f" on {host}" if host else "")
+        )
         draw(ax, cells, collected.implementations, collected.interpreters, title)
     for ax in list(axes.flat)[len(sections) :]:
         ax.set_visible(False)
@@ -146,11 +152,13 @@ def hosts_figure(collected) -> bytes:
     panels = []
     for workload, test in collected.host_sections():
         rows = {}
-        for host, w, t, cells in collected.sections():
+        for host, profile, w, t, cells in collected.sections():
             if (w, t) != (workload, test):
                 continue
             for cell in cells:
-                key = (cell["implementation"], cell["interpreter"])
+                # A profile other than baseline is a bar group of its own.
+                shown = cell["interpreter"] + ("" if profile == BASELINE else f" {profile}")
+                key = (cell["implementation"], shown)
                 row = rows.setdefault(
                     key, {"implementation": key[0], "interpreter": key[1], "cells": {}}
                 )
@@ -176,7 +184,7 @@ def hosts_figure(collected) -> bytes:
 def report_plots(collected) -> dict[str, bytes]:
     """throughput.png and latency.png, by name (none without any ok cell). With several
     server hosts, throughput.png groups each implementation's bars by host."""
-    sections = [s for s in collected.sections() if any(c["rps"] for c in s[3])]
+    sections = [s for s in collected.sections() if any(c["rps"] for c in s[-1])]
     if not sections:
         return {}
     throughput = (

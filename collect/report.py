@@ -18,6 +18,7 @@ from collect import (
     network,
     outputs,
     pairing,
+    profiles,
     resolution,
     tables,
 )
@@ -26,6 +27,7 @@ from collect.rundir import FORMAT, Run, load_run
 
 SUMMARY_FIELDS = [
     "server_host",
+    "profile",
     "implementation",
     "interpreter",
     "workload",
@@ -64,6 +66,14 @@ SUMMARY_FIELDS = [
     "ratio_ci_high",
     "ratio_p_value",
     "ratio_significant",
+    # Several tuning profiles: this profile's rates over the reference profile's, paired by
+    # repetition (collect/profiles.py).
+    "profile_reference",
+    "profile_ratio",
+    "profile_ratio_ci_low",
+    "profile_ratio_ci_high",
+    "profile_ratio_pairs",
+    "profile_ratio_significant",
 ]
 
 
@@ -90,18 +100,39 @@ class Collected:
         self.hosts = hosts.comparison(
             self.cells, run.meta, self.implementations, self.interpreters, list(self.workloads)
         )
+        self.profile_names = profiles.names(run.meta, run.samples)
         self.resolutions = [
-            resolution.resolution(host, workload, test, cells, self.shares)
-            for host, workload, test, cells in self.sections()
+            resolution.resolution(host, workload, test, cells, self.shares, profile)
+            for host, profile, workload, test, cells in self.sections()
         ]
         self.twin_checks = [
             check
-            for host, workload, test, cells in self.sections()
-            for check in resolution.twin_checks(host, workload, test, cells)
+            for host, profile, workload, test, cells in self.sections()
+            for check in resolution.twin_checks(host, workload, test, cells, profile)
         ]
+        self.profiles = (
+            profiles.comparison(
+                run.samples, self.cells, self.profile_names, run.tuning, self.order_of_cells()
+            )
+            if self.several_profiles
+            else None
+        )
+
+    def order_of_cells(self) -> dict[str, list[str]]:
+        """The matrix's order of implementations, interpreters and workloads."""
+        return {
+            "implementations": self.implementations,
+            "interpreters": ["native", *self.interpreters],
+            "workloads": list(self.workloads),
+        }
+
+    @property
+    def several_profiles(self) -> bool:
+        return len(self.profile_names) > 1
 
     def sections(self):
-        """(server host, workload, test, its cells) in the order the matrix lists them."""
+        """(server host, profile, workload, test, its cells) in the order the matrix lists
+        them: the tables never mix tuning profiles (nor hosts)."""
         hosts = sorted({c["server_host"] or "" for c in self.cells})
         tests_seen: dict[str, list[str]] = {}
         for cell in self.cells:
@@ -109,17 +140,19 @@ class Collected:
             if cell["test"] not in tests:
                 tests.append(cell["test"])
         for host in hosts:
-            for workload in tables.ordered(tests_seen, list(self.workloads)):
-                for test in tests_seen[workload]:
-                    chosen = [
-                        c
-                        for c in self.cells
-                        if (c["server_host"] or "") == host
-                        and c["workload"] == workload
-                        and c["test"] == test
-                    ]
-                    if chosen:
-                        yield host or None, workload, test, chosen
+            for profile in self.profile_names:
+                for workload in tables.ordered(tests_seen, list(self.workloads)):
+                    for test in tests_seen[workload]:
+                        chosen = [
+                            c
+                            for c in self.cells
+                            if (c["server_host"] or "") == host
+                            and c["profile"] == profile
+                            and c["workload"] == workload
+                            and c["test"] == test
+                        ]
+                        if chosen:
+                            yield host or None, profile, workload, test, chosen
 
     @property
     def several_hosts(self) -> bool:
@@ -133,7 +166,7 @@ class Collected:
     def host_sections(self):
         """Every (workload, test) of the run, once, in the sections' order."""
         seen = {}
-        for _host, workload, test, _cells in self.sections():
+        for _host, _profile, workload, test, _cells in self.sections():
             seen[(workload, test)] = True
         return list(seen)
 
@@ -165,6 +198,7 @@ def run_json(collected: Collected) -> dict:
         "outside_measurement": collected.outside,
         "hosts": collected.hosts,
         "network": [path.to_json() for path in collected.run.network],
+        "profiles": collected.profiles,
     }
 
 
@@ -178,7 +212,7 @@ def summary_csv(collected: Collected) -> str:
     writer = csv.DictWriter(out, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
     writer.writeheader()
     servers = collected.hosts["servers"]
-    for host, workload, _test, cells in collected.sections():
+    for host, _profile, workload, _test, cells in collected.sections():
         server = servers.get(host or collected.hosts["base"]) or {}
         vm = server.get("vm") or {}
         for cell in cells:
@@ -186,6 +220,7 @@ def summary_csv(collected: Collected) -> str:
             share = cell["share_of_redis"] or {}
             entry = hosts.entry_for(collected.hosts, cell) or {}
             ratio = entry.get("ratio_to_base") or {}
+            tuned = profiles.ratio_for(collected.profiles, cell) or {}
             writer.writerow(
                 {
                     **{key: cell.get(key) for key in SUMMARY_FIELDS if key in cell},
@@ -216,13 +251,24 @@ def summary_csv(collected: Collected) -> str:
                     "ratio_ci_high": ratio.get("ci_high"),
                     "ratio_p_value": ratio.get("p_value"),
                     "ratio_significant": ratio.get("significant"),
+                    "profile_reference": (collected.profiles or {}).get("reference"),
+                    "profile_ratio": tuned.get("ratio"),
+                    "profile_ratio_ci_low": tuned.get("ci_low"),
+                    "profile_ratio_ci_high": tuned.get("ci_high"),
+                    "profile_ratio_pairs": tuned.get("pairs"),
+                    "profile_ratio_significant": tuned.get("significant"),
                 }
             )
     return out.getvalue()
 
 
-def section_title(host, workload, test) -> str:
-    return f"{workload}: {test}" + (f" on {host}" if host else "")
+def section_title(host, workload, test, profile=None) -> str:
+    """ "get: GET on server1", with " under <profile>" when the run has several profiles."""
+    return (
+        f"{workload}: {test}"
+        + (f" under {profile}" if profile else "")
+        + (f" on {host}" if host else "")
+    )
 
 
 def workload_note(collected: Collected, host, workload: str) -> str:
@@ -261,7 +307,8 @@ def not_measured_lines(collected: Collected) -> list[str]:
     for sample in collected.run.samples:
         if sample.status == SKIPPED:
             key = (sample.implementation, sample.interpreter, sample.reason)
-            skipped.setdefault(key, []).append(f"{sample.workload}#{sample.repetition}")
+            which = f"{sample.cell.workload_part}#{sample.repetition}"  # with its profile
+            skipped.setdefault(key, []).append(which)
     for (implementation, interpreter, reason), which in sorted(skipped.items()):
         lines.append(f"- skipped `{implementation}@{interpreter}` ({', '.join(which)}): {reason}")
     return lines
@@ -342,14 +389,16 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
         "",
         *network.section(collected.run.network),
     ]
-    for host, workload, test, cells in collected.sections():
+    several = collected.several_profiles
+    for host, profile, workload, test, cells in collected.sections():
         header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
         detail_header, detail = tables.detail_rows(
             cells, collected.implementations, collected.interpreters
         )
+        title = section_title(collected.host_label(host), workload, test, several and profile)
         parts += [
             "",
-            f"## {section_title(collected.host_label(host), workload, test)}",
+            f"## {title}",
             "",
             workload_note(collected, host, workload),
             "",
@@ -363,6 +412,8 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
             header, rows = hosts.side_by_side(collected.hosts, workload, test)
             parts += [f"### {workload}: {test}", "", tables.markdown(header, rows), ""]
         parts += hosts.legend(collected.hosts)
+    if collected.profiles:
+        parts += ["", *profiles.markdown_lines(collected.profiles)]
     not_measured = not_measured_lines(collected)
     if not_measured:
         parts += ["", "## Failed and skipped samples", "", *not_measured]
@@ -404,11 +455,13 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
         *(f"interpreter {line}" for line in conditions.interpreter_lines(meta)),
         *network.terminal_lines(collected.run.network),
     ]
-    for host, workload, test, cells in collected.sections():
+    for host, profile, workload, test, cells in collected.sections():
         header, rows = tables.grid(cells, collected.implementations, collected.interpreters)
         lines += [
             "",
-            section_title(collected.host_label(host), workload, test),
+            section_title(
+                collected.host_label(host), workload, test, collected.several_profiles and profile
+            ),
             workload_note(collected, host, workload).replace("`", ""),
             tables.plain(header, rows),
         ]
@@ -420,6 +473,8 @@ def terminal_report(collected: Collected, written: list[Path]) -> str:
                 f"{workload}: {test}, server hosts side by side",
                 tables.plain(header, rows),
             ]
+    if collected.profiles:
+        lines += ["", *profiles.terminal_lines(collected.profiles)]
     if counts["failed"]:
         lines += ["", f"{counts['failed']} failed samples: see report.md"]
     lines += ["", "Resolution (see report.md):"]

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from collect import tables
-from collect.pairing import is_reference
+from collect.model import BASELINE
+from collect.pairing import is_reference, summary_key
 from collect.significance import Difference, difference_test
 from collect.stats import student_t_quantile
 
@@ -53,6 +54,7 @@ class Resolution:
     pairs_per_cell: float | None  # the median over those cells
     spread: float | None  # the pooled standard deviation of ln(paired share)
     degrees_of_freedom: int
+    profile: str = BASELINE  # the tuning profile of the section's cells
 
     @cached_property
     def t(self) -> float | None:
@@ -93,6 +95,7 @@ class Resolution:
     def to_json(self) -> dict:
         return {
             "server_host": self.server_host,
+            "profile": self.profile,
             "workload": self.workload,
             "test": self.test,
             "cells": self.cells,
@@ -104,17 +107,19 @@ class Resolution:
         }
 
 
-def resolution(host, workload: str, test: str, cells: list[dict], shares: dict) -> Resolution:
+def resolution(
+    host, workload: str, test: str, cells: list[dict], shares: dict, profile: str = BASELINE
+) -> Resolution:
     """The resolution of one section (its cells, and every cell's paired shares by key)."""
     logs = [
-        [math.log(share) for share in shares.get(key_of(cell), [])]
+        [math.log(share) for share in shares.get(summary_key(cell), [])]
         for cell in cells
         if not is_reference(cell["implementation"], cell["interpreter"])
     ]
     logs = [values for values in logs if len(values) >= 2]
     df = sum(len(values) - 1 for values in logs)
     if not df:
-        return Resolution(host, workload, test, 0, None, None, 0)
+        return Resolution(host, workload, test, 0, None, None, 0, profile)
     pooled = sum((len(values) - 1) * statistics.variance(values) for values in logs) / df
     return Resolution(
         server_host=host,
@@ -124,16 +129,7 @@ def resolution(host, workload: str, test: str, cells: list[dict], shares: dict) 
         pairs_per_cell=statistics.median(len(values) for values in logs),
         spread=math.sqrt(pooled),
         degrees_of_freedom=df,
-    )
-
-
-def key_of(cell: dict) -> tuple:
-    return (
-        cell["server_host"] or "",
-        cell["implementation"],
-        cell["interpreter"],
-        cell["workload"],
-        cell["test"],
+        profile=profile,
     )
 
 
@@ -154,6 +150,7 @@ class TwinCheck:
     twin_n: int
     difference: Difference  # compare's test on the two cells' rates
     share: dict | None  # the twin's share_of_redis
+    profile: str = BASELINE
 
     @property
     def compare_false_positive(self) -> bool:
@@ -170,6 +167,7 @@ class TwinCheck:
     def to_json(self) -> dict:
         return {
             "server_host": self.server_host,
+            "profile": self.profile,
             "workload": self.workload,
             "test": self.test,
             "twin": self.twin,
@@ -183,7 +181,9 @@ class TwinCheck:
         }
 
 
-def twin_checks(host, workload: str, test: str, cells: list[dict]) -> list[TwinCheck]:
+def twin_checks(
+    host, workload: str, test: str, cells: list[dict], profile: str = BASELINE
+) -> list[TwinCheck]:
     """Each twin of a section against the section's native redis (both with ok repetitions)."""
     reference = next(
         (c for c in cells if is_reference(c["implementation"], c["interpreter"]) and c["rps"]),
@@ -206,6 +206,7 @@ def twin_checks(host, workload: str, test: str, cells: list[dict]) -> list[TwinC
                 twin_n=len(twin),
                 difference=difference_test(base, twin, ALPHA),
                 share=cell["share_of_redis"],
+                profile=profile,
             )
         )
     return found
@@ -224,11 +225,17 @@ RESOLUTION_HEAD = [
 NOT_COMPUTABLE = "not computable: no cell other than native redis has two paired shares"
 
 
+def workload_label(workload: str, profile: str) -> str:
+    """A workload as a row names it: with its tuning profile unless baseline."""
+    return workload if profile == BASELINE else f"{workload} under {profile}"
+
+
 def resolution_row(item: Resolution) -> list[str]:
+    workload = workload_label(item.workload, item.profile)
     if item.spread is None:
-        return [item.workload, item.test, "0", *["–"] * 3, NOT_COMPUTABLE, "–"]
+        return [workload, item.test, "0", *["–"] * 3, NOT_COMPUTABLE, "–"]
     return [
-        item.workload,
+        workload,
         item.test,
         str(item.cells),
         f"{item.pairs_per_cell:g}",
@@ -249,11 +256,11 @@ def resolution_table(found: list[Resolution]) -> str:
 def plain_sentence(item: Resolution) -> str:
     if item.difference is None:
         return (
-            f"- {item.workload}: {item.test}: no resolution: it needs cells other than native "
-            "redis with at least two repetitions paired with redis."
+            f"- {workload_label(item.workload, item.profile)}: {item.test}: no resolution: it "
+            "needs cells other than native redis with at least two repetitions paired with redis."
         )
     return (
-        f"- {item.workload}: {item.test}"
+        f"- {workload_label(item.workload, item.profile)}: {item.test}"
         + (f" on {item.server_host}" if item.server_host else "")
         + f": two cells whose shares of redis differ by more than "
         f"{tables.percent(item.difference, 1)} are told apart at 95% confidence; closer than "
@@ -288,7 +295,7 @@ def twin_lines(checks: list[TwinCheck]) -> list[str]:
     rows = [
         [
             check.server_host or "–",
-            check.workload,
+            workload_label(check.workload, check.profile),
             check.test,
             f"redis@native vs {check.twin}",
             *twin_verdicts(check),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect import network, rawfiles
+from collect import network, rawfiles, tuning
 from collect.model import Cell, ModelError, Sample, Workload
 from collect.reader import NoRecord, read_cell
 from collect.shapes import (
@@ -97,6 +97,8 @@ META = Fields(
                         Fields({"target": Maybe(NUMBER), "min_repetitions": Maybe(INTEGER)})
                     ),
                     "benchmark_timeout": Maybe(NUMBER),
+                    # wirebench_tuning_profiles, in the order given (runs before: baseline).
+                    "tuning_profiles": Maybe(ListOf(TEXT)),
                 }
             )
         ),
@@ -116,6 +118,7 @@ class Run:
     workloads: dict[str, Workload] = field(default_factory=dict)  # the matrix's, by name
     problems: list[str] = field(default_factory=list)  # folder-level, e.g. a cell in flight
     network: list[network.NetworkPath] = field(default_factory=list)  # each pair's path
+    tuning: list[tuning.Switch] = field(default_factory=list)  # each profile applied on a host
 
 
 def read_meta(path: Path) -> dict:
@@ -172,8 +175,10 @@ def load_run(path) -> Run:
     samples = without_duplicates(samples, problems)
     samples.sort(key=lambda s: (s.server_host or "", s.id))
     paths, unread = network.read_paths(path, meta)
+    switches, untrusted = tuning.read_switches(path)
     return Run(path=path, meta=meta, samples=samples, workloads=workloads,
-               problems=problems + unread, network=paths)  # fmt: skip
+               problems=problems + unread + untrusted, network=paths,
+               tuning=switches)  # fmt: skip
 
 
 def is_cell_name(name: str) -> bool:

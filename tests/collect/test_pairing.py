@@ -73,7 +73,10 @@ def test_failed_samples_make_no_pair_and_are_no_reference():
     shares = paired_shares(samples)
     # The failed redis at 20 is skipped: 100 -> 300 between 10 and 30 gives 200 at 20.
     assert shares[cell_key(samples[2], "GET")] == pytest.approx([0.25])
-    assert [p.rate for p in reference_points(samples)[("server1", "get", "GET")]] == [100, 300]
+    assert [p.rate for p in reference_points(samples)[("server1", "baseline", "get", "GET")]] == [
+        100,
+        300,
+    ]
 
 
 def test_samples_without_times_pair_with_redis_of_their_own_round():
@@ -93,7 +96,10 @@ def test_absurd_times_and_rates_make_no_pair_rather_than_inf():
         sample("asyncio", 1, 1e308, (5.0, 6.0)),  # 1e308 / 1e-300 overflows
         sample("asyncio", 2, 1e-300, (5.0, 6.0)),
     ]
-    assert [p.at for p in reference_points(samples)[("server1", "get", "GET")]] == [None, None]
+    assert [p.at for p in reference_points(samples)[("server1", "baseline", "get", "GET")]] == [
+        None,
+        None,
+    ]
     shares = paired_shares(samples)
     # Without times both fall back to their round; the first overflows, the second is 1.0.
     assert shares[cell_key(samples[2], "GET")] == [1.0]
@@ -106,7 +112,7 @@ def test_no_native_redis_no_share():
         sample("redis", 1, 60.0, (3.0, 4.0), interpreter="by-hand"),
     ]
     shares = paired_shares(samples)
-    assert all(key[1:3] != ("asyncio", "cpython3.11") for key in shares)
+    assert all(key[2:4] != ("asyncio", "cpython3.11") for key in shares)
     # redis@by-hand is not the reference: it is paired like any cell, here with nothing.
     assert not is_reference("redis", "by-hand") and is_reference("redis", "native")
     assert share_summary([]) is None

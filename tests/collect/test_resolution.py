@@ -107,6 +107,7 @@ def test_a_run_of_single_repetitions_says_it_cannot_resolve(run_copy):
     assert document["resolution"] == [
         {
             "server_host": "server1",
+            "profile": "baseline",
             "workload": "get",
             "test": "GET",
             "cells": 0,
