@@ -1,7 +1,8 @@
 """A tuning profile made into one host's knobs.
 
-A profile (profiles.yml holds the built-in ones) lists knobs per host role, with facts of the
-host in braces: ``{"kind": "irq_affinity", "interface": "{nic}", "cpus": "{other_cpus}"}``.
+A profile (roles/tuning/vars/main.yml holds the built-in ones) lists knobs per host role, with
+facts of the host in braces: ``{"kind": "irq_affinity", "interface": "{nic}", "cpus":
+"{other_cpus}"}``.
 ``resolve`` fills them in from the host's facts and checks every knob, so the agent gets knobs
 it can apply and a mistake is named before anything on a host is touched. Pure: no files, no
 host.

@@ -22,7 +22,7 @@ module: wirebench_host_metadata
 short_description: Record a benchmark host's hardware and tuning in a JSON file
 description:
   - Reads the CPU model and count, the online CPUs (C(cpus_online), a CPU list such as
-    C(0-3): the tuning profiles' C({all_cpus})), kernel, distribution, the NIC that carries
+    C(0-3), which is the tuning profiles' C({all_cpus})), kernel, distribution, the NIC that carries
     the benchmark traffic (driver, speed, MTU), the sysctls that matter to a TCP benchmark and
     the CPU frequency governor, and writes them to O(dest) as JSON.
   - Only stable facts go in the file, so a second run on an unchanged host changes nothing.

@@ -1,5 +1,5 @@
 """The tuning plan's filters (plugins/filter/wirebench_tuning.py) with the real built-in
-profiles (agent/tuning/profiles.yml) and user profiles with mistakes: each host's knobs per
+profiles (roles/tuning/vars/main.yml) and user profiles with mistakes: each host's knobs per
 profile, the union tune save reads, and every problem named before any host is touched."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from wirebench_tuning import FilterModule, profile_problems, tuning_plan
 
 from agent.tuning.knobs import parse_all
 
-PROFILES_FILE = Path(__file__).resolve().parents[2] / "agent" / "tuning" / "profiles.yml"
+PROFILES_FILE = Path(__file__).resolve().parents[2] / "roles" / "tuning" / "vars" / "main.yml"
 BUILTIN = yaml.safe_load(PROFILES_FILE.read_text())["tuning_builtin_profiles"]
 KNOWN = "known: baseline, network-latency, network-throughput, pinned"
 # The built-in lab: server1 on CPU 0, load1 on CPU 1, the bench NIC eth0, 2 CPUs online.

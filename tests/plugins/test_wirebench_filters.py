@@ -376,9 +376,11 @@ def test_every_filter_the_yaml_uses_exists_and_every_one_is_used():
     import local_lab
     import wirebench
     import wirebench_run
+    import wirebench_tuning
+    import wirebench_tuning_run
 
     defined = {}
-    for module in (wirebench, wirebench_run, local_lab):
+    for module in (wirebench, wirebench_run, wirebench_tuning, wirebench_tuning_run, local_lab):
         defined.update(module.FilterModule().filters())
     root = Path(__file__).resolve().parents[2]
     yaml = list(root.glob("*.yml"))

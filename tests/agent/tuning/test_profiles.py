@@ -1,4 +1,4 @@
-"""The built-in profiles (agent/tuning/profiles.yml) and resolve(): every profile becomes
+"""The built-in profiles (roles/tuning/vars/main.yml) and resolve(): every profile becomes
 valid knobs for both roles, placeholders are filled from the host's facts, and a missing
 or unknown fact is named."""
 
@@ -12,7 +12,7 @@ import yaml
 from agent.tuning import profiles
 from agent.tuning.knobs import parse_all
 
-PROFILES_FILE = Path(__file__).resolve().parents[3] / "agent" / "tuning" / "profiles.yml"
+PROFILES_FILE = Path(__file__).resolve().parents[3] / "roles" / "tuning" / "vars" / "main.yml"
 FACTS = {"nic": "eth1", "server_cpus": "2-3", "load_cpus": "2-3", "other_cpus": "0-1",
          "all_cpus": "0-3"}  # fmt: skip
 
