@@ -56,14 +56,15 @@ def ansible_env():
     return env
 
 
-def run_playbook(name, *args, timeout=1200):
-    """Run playbooks/<name>.yml, or the playbook at a path of the checkout (bench.yml)."""
+def run_playbook(name, *args, timeout=1200, env=None):
+    """Run playbooks/<name>.yml, or the playbook at a path of the checkout (bench.yml);
+    ``env``: variables to set in its environment."""
     playbook = name if name.endswith(".yml") else f"playbooks/{name}.yml"
     started = time.monotonic()
     done = subprocess.run(
         [str(BIN / "ansible-playbook"), playbook, *args],
         cwd=ROOT,
-        env=ansible_env(),
+        env={**ansible_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -383,3 +383,46 @@ def test_the_password_is_in_no_log_even_at_the_highest_verbosity(provisioned_lab
     assert run.returncode == 0, run.output[-3000:]
     assert "SSH: EXEC" in run.output  # the verbosity that shows every remote command
     assert generated_password() not in run.output
+
+
+def paramiko_inventory(tmp_path):
+    """A second inventory source that puts the lab's hosts on paramiko, as a user would in
+    their group_vars (-e ansible_connection would put the controller's own plays on it too)."""
+    extra = tmp_path / "paramiko.yml"
+    extra.write_text("lab:\n  vars:\n    ansible_connection: ansible.builtin.paramiko_ssh\n")
+    return ["-i", "inventory/lab", "-i", str(extra)]
+
+
+def home_with_known_hosts(tmp_path, known_hosts: str):
+    """paramiko reads host keys from ~/.ssh/known_hosts only (and /etc/ssh/ssh_known_hosts)."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(known_hosts)
+    return home
+
+
+def test_the_quick_preset_runs_over_paramiko_with_host_keys_checked(provisioned_lab, tmp_path):
+    known = (ROOT / ".lab" / "known_hosts").read_text()
+    home = home_with_known_hosts(tmp_path, known)
+    run = run_playbook(
+        "run", *paramiko_inventory(tmp_path), "-e", "@presets/quick.yml",
+        "-e", "wirebench_label=test-paramiko", env={"HOME": str(home)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-5000:]
+    assert "paramiko connection plugin is deprecated" in run.output  # it was paramiko
+    found = samples(run_id_of(run)).values()
+    assert found and all(s.status in ("ok", "skipped") for s in found)
+    assert any(s.status == "ok" for s in found)
+    assert (home / ".ssh" / "known_hosts").read_text() == known  # nothing recorded
+
+
+def test_paramiko_refuses_a_host_key_it_does_not_know(provisioned_lab, tmp_path):
+    home = home_with_known_hosts(tmp_path, "")
+    run = run_playbook(
+        "run", *paramiko_inventory(tmp_path), "-e", "@presets/quick.yml",
+        "-e", "wirebench_label=test-paramiko-unknown-key", env={"HOME": str(home)}, timeout=300,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "authenticity of host '198.18.0.10' can't be established" in run.output
+    assert "cells to measure" not in run.output  # refused before anything was measured
+    assert (home / ".ssh" / "known_hosts").read_text() == ""
