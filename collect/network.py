@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collect import rawfiles
-from collect.shapes import BOOLEAN, INTEGER, NUMBER, TEXT, Fields, ListOf, Maybe, ShapeError, check
+from collect.shapes import BOOLEAN, INTEGER, NUMBER, TEXT, Fields, ListOf, Maybe
 
 READING = Fields(
     {
@@ -165,30 +165,14 @@ def from_reading(reading: dict, server_host: str, file: str, server_mtu) -> Netw
 def read_paths(run_path: Path, meta: dict) -> tuple[list[NetworkPath], list[str]]:
     """Every reading under ``network/``, oldest first per pair, and the problems met reading
     them (a file that is not a reading is named, never fatal)."""
-    root = Path(run_path)
-    folder = root / FOLDER
-    paths: list[NetworkPath] = []
-    problems: list[str] = []
-    if not folder.is_dir() or folder.is_symlink():
-        return paths, problems
     servers = meta.get("servers") or {}
-    for server_host, kind in rawfiles.entries(folder):
-        if kind != "dir":
-            problems.append(f"{FOLDER}/{server_host}: not a server host's folder; not read")
-            continue
-        server_mtu = ((servers.get(server_host) or {}).get("nic") or {}).get("mtu")
-        for name, inner in rawfiles.entries(folder / server_host):
-            file = f"{FOLDER}/{server_host}/{name}"
-            if inner != "file" or not name.endswith(".json"):
-                problems.append(f"{file}: not a network reading; not read")
-                continue
-            try:
-                reading = rawfiles.read_json(folder / server_host / name, root)
-                check(reading, READING)
-            except (rawfiles.RawFileError, ShapeError) as exc:
-                problems.append(f"{file}: {exc}; not used")
-                continue
-            paths.append(from_reading(reading, server_host, file, server_mtu))
+    problems: list[str] = []
+    paths = [
+        from_reading(reading, host, file, ((servers.get(host) or {}).get("nic") or {}).get("mtu"))
+        for host, _name, file, reading in rawfiles.host_records(
+            Path(run_path), FOLDER, READING, "a network reading", problems
+        )
+    ]
     paths.sort(key=lambda p: (p.server_host, p.load_host, p.started or 0.0))
     return paths, problems
 

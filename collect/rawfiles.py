@@ -14,6 +14,8 @@ import os
 import stat
 from pathlib import Path
 
+from collect.shapes import ShapeError, check
+
 # redis-benchmark's whole suite prints a few KB; sample.json and result.json are smaller.
 JSON_LIMIT = 1 << 20
 TABLE_LIMIT = 4 << 20
@@ -142,3 +144,28 @@ def entries(folder: Path):
                 kind = "other"
             found.append((entry.name, kind))
     return sorted(found)
+
+
+def host_records(root: Path, folder: str, shape, what: str, problems: list[str]):
+    """(host, file name, its path in the run, the checked document) of each JSON file in
+    ``root/folder/<host>/``, a run's per-host records (network paths, tuning switches). A
+    file that is not one, or does not fit ``shape`` (collect.shapes), is named in
+    ``problems`` as not ``what`` and left out; nothing here is fatal."""
+    base = Path(root) / folder
+    if not base.is_dir() or base.is_symlink():
+        return
+    for host, kind in entries(base):
+        if kind != "dir":
+            problems.append(f"{folder}/{host}: not a host's folder; not read")
+            continue
+        for name, inner in entries(base / host):
+            file = f"{folder}/{host}/{name}"
+            if inner != "file" or not name.endswith(".json"):
+                problems.append(f"{file}: not {what}; not read")
+                continue
+            try:
+                document = check(read_json(base / host / name, root), shape)
+            except (RawFileError, ShapeError) as exc:
+                problems.append(f"{file}: {exc}; not used")
+                continue
+            yield host, name, file, document

@@ -151,7 +151,12 @@ def median_ratio(base, other, confidence: float = 0.95) -> Ratio:
     if se == 0:
         return Ratio(ratio, reason="every repetition gave the same rate: no spread to go by")
     welch = sum(parts) ** 2 / sum(part**2 / (len(side) - 1) for part, side in zip(parts, logs))
-    df = max(1, math.floor(welch))
+    return ratio_interval(ratio, se, max(1, math.floor(welch)), confidence)
+
+
+def ratio_interval(ratio: float, se: float, df: int, confidence: float) -> Ratio:
+    """``ratio`` ×/÷ exp(t·se), t Student's at ``df``: its interval, p and verdict (the
+    verdict is exactly whether the interval leaves out 1)."""
     t = student_t_quantile(confidence, df)
     p_value = 1.0 - two_sided_t_probability(abs(math.log(ratio)) / se, df)
     return Ratio(
@@ -193,14 +198,4 @@ def paired_ratio(pairs, confidence: float = 0.95) -> Ratio:
     se = statistics.stdev(logs) / math.sqrt(len(logs))
     if se == 0:
         return Ratio(ratio, reason="every pair gave the same ratio: no spread to go by")
-    df = len(logs) - 1
-    t = student_t_quantile(confidence, df)
-    p_value = 1.0 - two_sided_t_probability(abs(math.log(ratio)) / se, df)
-    return Ratio(
-        ratio=ratio,
-        ci_low=ratio * math.exp(-t * se),
-        ci_high=ratio * math.exp(t * se),
-        p_value=min(1.0, max(0.0, p_value)),
-        degrees_of_freedom=df,
-        significant=p_value < 1.0 - confidence,
-    )
+    return ratio_interval(ratio, se, len(logs) - 1, confidence)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collect import rawfiles
-from collect.shapes import ANY, BOOLEAN, NUMBER, TEXT, Fields, ListOf, Maybe, ShapeError, check
+from collect.shapes import ANY, BOOLEAN, NUMBER, TEXT, Fields, ListOf, Maybe, ShapeError
 
 FOLDER = "tuning"
 APPLIED, UNCHANGED, UNAVAILABLE, FAILED = "applied", "unchanged", "unavailable", "failed"
@@ -76,26 +76,15 @@ class Switch:
 def read_switches(run_path: Path) -> tuple[list[Switch], list[str]]:
     """Every record under ``tuning/``, in file order per host, and the problems met reading
     them (a file that is not a record is named and left out)."""
-    root = Path(run_path)
-    folder = root / FOLDER
     switches: list[Switch] = []
     problems: list[str] = []
-    if not folder.is_dir() or folder.is_symlink():
-        return switches, problems
-    for host, kind in rawfiles.entries(folder):
-        if kind != "dir":
-            problems.append(f"{FOLDER}/{host}: not a host's folder; not read")
-            continue
-        for name, inner in rawfiles.entries(folder / host):
-            file = f"{FOLDER}/{host}/{name}"
-            if inner != "file" or not name.endswith(".json"):
-                problems.append(f"{file}: not a tuning record; not read")
-                continue
-            try:
-                record = check(rawfiles.read_json(folder / host / name, root), RECORD)
-                switches.append(switch_of(record, host, name, file))
-            except (rawfiles.RawFileError, ShapeError) as exc:
-                problems.append(f"{file}: {exc}; not used")
+    for host, name, file, record in rawfiles.host_records(
+        Path(run_path), FOLDER, RECORD, "a tuning record", problems
+    ):
+        try:
+            switches.append(switch_of(record, host, name, file))
+        except ShapeError as exc:
+            problems.append(f"{file}: {exc}; not used")
     return switches, problems
 
 

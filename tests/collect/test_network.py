@@ -130,7 +130,7 @@ def test_anything_else_in_the_network_folder_is_named_not_read(run_copy):
     (run_copy / "network" / "notes.txt").write_text("x")
     (run_copy / "network" / "server1" / "extra").mkdir()
     problems = load_run(run_copy).problems
-    assert "network/notes.txt: not a server host's folder; not read" in problems
+    assert "network/notes.txt: not a host's folder; not read" in problems
     assert "network/server1/extra: not a network reading; not read" in problems
 
 

@@ -120,7 +120,9 @@ def test_every_profile_is_applied_between_cells_and_every_value_restored(lab):
     assert (throughput["status"], throughput["read_back"]) == ("applied", "4096")
     assert throughput["before"] in ("4242", "4096")  # the preset, or left by the last profile
     latency = applied[("load1", "network-latency", "sysctl:vm.swappiness")]
-    assert latency["status"] == "unavailable" and "read-only file system (EROFS)" in latency["reason"]
+    assert (
+        latency["status"] == "unavailable" and "read-only file system (EROFS)" in latency["reason"]
+    )
     pinned = applied[("server1", "pinned", "placement:server")]
     assert pinned["status"] == "applied"
     back = applied[("server1", "baseline", "sysctl:net.core.somaxconn")]
