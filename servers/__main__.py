@@ -1,5 +1,6 @@
 """python -m servers --list | --versions
 python -m servers --impl NAME --bind ADDR --port PORT [--requirepass SECRET]
+    [--parser auto|python|hiredis]
 
 Serves until SIGTERM or SIGINT, then exits 0. Runs on Python 3.9 (Debian's PyPy).
 """
@@ -19,6 +20,19 @@ from servers.commands import ServerState
 EXIT_USAGE = 2
 
 
+def parser_problems(impl: registry.Implementation, interpreter: str) -> dict:
+    """Each --parser choice that cannot be used for ``impl`` here -> why (as main says it)."""
+    problems = {}
+    for choice in hiredis_parser.CHOICES:
+        try:
+            hiredis_parser.choose(
+                choice, impl.parser_for(interpreter), registry.HIREDIS_REFUSED.get(interpreter)
+            )
+        except hiredis_parser.ParserUnavailable as exc:
+            problems[choice] = f"--parser {choice}: {exc}"
+    return problems
+
+
 def list_implementations(as_json: bool) -> None:
     interpreter = registry.current_interpreter()
     rows = []
@@ -34,6 +48,8 @@ def list_implementations(as_json: bool) -> None:
                 "packages": list(impl.packages),
                 "description": impl.description,
                 "parsers": dict(impl.parsers),
+                # --parser choices that cannot be used here, and why.
+                "parser_problems": parser_problems(impl, interpreter),
                 "runs_here": reason is None,
                 "reason": reason,
             }
@@ -102,6 +118,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "credential 'requirepass' when the unit loads one)",
     )
     parser.add_argument("--maxclients", type=int, default=10000, help="as redis (10000)")
+    parser.add_argument(
+        "--parser",
+        default=os.environ.get("WIREBENCH_PARSER") or "auto",
+        help="the request parser: auto (the registry's for the implementation on this "
+        "interpreter, --list --json's parsers), python, or hiredis (an error where hiredis "
+        "is not installed or not used); default: $WIREBENCH_PARSER, else auto",
+    )
     parser.add_argument("--debug", action="store_true", help="log every disconnect and error")
     return parser.parse_args(argv)
 
@@ -145,7 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"python -m servers: cannot read --requirepass-file: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    wanted_parser = impl.parser_for(registry.current_interpreter())
+    interpreter = registry.current_interpreter()
+    try:
+        parser, parser_description = hiredis_parser.choose(
+            args.parser, impl.parser_for(interpreter), registry.HIREDIS_REFUSED.get(interpreter)
+        )
+    except hiredis_parser.ParserUnavailable as exc:
+        print(f"python -m servers: --parser {args.parser}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     options = runtime.Options(
         implementation=impl.name,
         variant=impl.variant,
@@ -153,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         requirepass=args.requirepass,
         max_clients=args.maxclients,
-        parser=hiredis_parser.describe(wanted_parser),
+        parser=parser_description,
     )
     try:
         sock = runtime.listen(options.bind, options.port)
@@ -169,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         password=options.requirepass,
         max_clients=options.max_clients,
         port=sock.getsockname()[1],
-        parser=hiredis_parser.parser_in_use(wanted_parser),
+        parser=parser,
     )
     module = importlib.import_module(f"servers.{impl.module}")
     runtime.announce(options, sock, impl.packages)

@@ -13,6 +13,7 @@ Runs on Python 3.9 (Debian's PyPy).
 
 from __future__ import annotations
 
+import sys
 from itertools import chain
 
 from servers import protocol
@@ -147,6 +148,13 @@ def _are_requests(commands: list) -> bool:
 # What an implementation may ask for (registry.Implementation.parsers): "hiredis"
 # (hiredis in front of the Python parser, where hiredis is installed) or "python".
 PARSERS = ("hiredis", "python")
+# What a run may ask for (python -m servers --parser): the registry's choice for the
+# implementation on this interpreter, or one of the parsers, exactly.
+CHOICES = ("auto", *PARSERS)
+
+
+class ParserUnavailable(Exception):
+    """The parser a run asked for cannot be used here (the message says why)."""
 
 
 def parser_in_use(wanted: str) -> str:
@@ -166,6 +174,28 @@ def describe(wanted: str) -> str:
     if wanted == "hiredis":
         return "python: hiredis not installed"
     return "python"
+
+
+def choose(choice: str, default: str, refused: str | None = None) -> tuple[str, str]:
+    """The parser in use and what the start line says, for a run asking for ``choice``.
+
+    ``default``: the registry's parser for the implementation on this interpreter, taken by
+    "auto" (hiredis when installed, else the Python parser, said so). A parser asked for by
+    name is that parser or ParserUnavailable: hiredis when it is not installed, or where
+    ``refused`` (registry.HIREDIS_REFUSED's reason for this interpreter) says it is not used.
+    The start line marks a parser asked for by name ``: chosen``.
+    """
+    if choice not in CHOICES:
+        raise ParserUnavailable(f"unknown parser {choice!r} (known: {', '.join(CHOICES)})")
+    if choice == "auto":
+        return parser_in_use(default), describe(default)
+    if choice == "hiredis":
+        if refused:
+            raise ParserUnavailable(f"hiredis is not used here ({sys.executable}): {refused}")
+        if hiredis is None:
+            raise ParserUnavailable(f"hiredis is not installed: {sys.executable} cannot import it")
+        return "hiredis", f"hiredis {hiredis.__version__}: chosen"
+    return "python", "python: chosen"
 
 
 def new_parser(parser: str, authenticated: bool):

@@ -15,7 +15,12 @@ CPYTHON = "cpython"
 PYPY = "pypy"
 # On PyPy every implementation parses with the Python parser: PyPy's JIT runs it about ten
 # times faster than hiredis, which PyPy can only call through cpyext, its slow emulation of
-# CPython's C API (servers.hiredis_parser). An entry may choose otherwise with ``parsers``.
+# CPython's C API (servers.hiredis_parser). hiredis is not offered there at all, even when
+# asked for (python -m servers --parser hiredis): interpreter -> why not.
+HIREDIS_REFUSED = {
+    PYPY: "PyPy calls hiredis through cpyext, its slow emulation of CPython's C API, and its "
+    "JIT runs the Python parser several times faster",
+}
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,9 @@ class Implementation:
     interpreters: tuple[str, ...]  # sys.implementation.name values it supports
     packages: tuple[str, ...]  # third-party packages it imports
     description: str
-    # The request parser on each interpreter (servers.hiredis_parser): "hiredis" (hiredis
-    # where it is installed, the Python parser otherwise) or "python".
+    # The request parser on each interpreter when a run leaves the choice to the registry
+    # (--parser auto; servers.hiredis_parser): "hiredis" (hiredis where it is installed, the
+    # Python parser otherwise) or "python".
     parsers: tuple[tuple[str, str], ...] = ((CPYTHON, "hiredis"), (PYPY, "python"))
 
     def parser_for(self, interpreter: str) -> str:

@@ -1,13 +1,18 @@
 """Loopback benchmark for developing the servers: every implementation next to redis-server.
 
-    python -m tools.loopback_bench [--repetitions 3] [--impls a,b] [--json FILE]
+    python -m tools.loopback_bench [--repetitions 3] [--impls a,b] [--parser P[,P]] [--json FILE]
 
 Each repetition starts every target afresh (in a rotated order, so no implementation
 always runs first or last), preloads the keyspace so GETs hit, warms up, then measures
 ``redis-benchmark -t get -c 50`` without pipelining and with ``-P 16``. It prints the
 median requests/s, the min-max range, the share of redis-server's median, and how busy the
-server and the client were: when redis-benchmark uses ~100% of a core, the number
-describes the client, not the server (CLIENT-BOUND).
+server and the client were, and the server's CPU per request: when redis-benchmark uses
+~100% of a core, the number describes the client, not the server (CLIENT-BOUND).
+
+``--parser python,hiredis`` starts each implementation once per parser in every repetition
+(``python -m servers --parser``; named ``asyncio-protocol/hiredis`` and so on) and adds, per
+implementation and workload, hiredis against the Python parser paired by repetition: the
+median ratio of requests/s and of server CPU per request, with their range.
 
 ``--pin 0,1`` runs every server on CPU 0 and redis-benchmark on CPU 1, as the lab splits
 them across two hosts: unpinned, the scheduler moves them around and a share of redis
@@ -39,6 +44,7 @@ HOST = "127.0.0.1"
 REFERENCE = "redis"
 START_TIMEOUT = 10.0
 CLIENT_BOUND_SHARE = 0.9  # client CPU over elapsed time above which the client is the limit
+PARSER_CHOICES = ("auto", "python", "hiredis")  # python -m servers --parser
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,13 @@ class Sample:
     elapsed_s: float
     server_cpu_s: float | None  # None: the server has no INFO cpu
     client_cpu_s: float
+    requests: int = 0
+
+    @property
+    def server_us_per_request(self) -> float | None:
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        return 1e6 * self.server_cpu_s / self.requests
 
 
 class BenchError(RuntimeError):
@@ -69,6 +82,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def target_name(impl: str, parser: str, parsers: list[str]) -> str:
+    """An implementation's name, with the parser when the run chose one (several, or not auto)."""
+    return impl if parsers == ["auto"] else f"{impl}/{parser}"
+
+
+def split_target(name: str) -> tuple[str, str]:
+    """(implementation, --parser) of a target name."""
+    impl, _, parser = name.partition("/")
+    return impl, parser or "auto"
 
 
 def start_target(name: str, server_cpu: int | None = None) -> tuple[subprocess.Popen, int]:
@@ -82,7 +106,9 @@ def start_target(name: str, server_cpu: int | None = None) -> tuple[subprocess.P
         ]  # fmt: skip
         process = subprocess.Popen(pin + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
-        argv = [sys.executable, "-m", "servers", "--impl", name, "--bind", HOST, "--port", "0"]
+        impl, parser = split_target(name)
+        argv = [sys.executable, "-m", "servers", "--impl", impl, "--bind", HOST, "--port", "0",
+                "--parser", parser]  # fmt: skip
         process = subprocess.Popen(pin + argv, stderr=subprocess.PIPE, text=True)
         line = process.stderr.readline()
         match = re.search(r"listening=[^ ]*:(\d+)", line)
@@ -135,6 +161,7 @@ def run_redis_benchmark(
         elapsed_s=run["elapsed_s"],
         server_cpu_s=run["server_cpu_s"],
         client_cpu_s=run["client_cpu_s"],
+        requests=requests,
     )
 
 
@@ -171,9 +198,10 @@ def rotated(items: list[str], by: int) -> list[str]:
 
 
 def format_table(samples: list[Sample], targets: list[str], workloads: list[Workload]) -> str:
+    width = max(17, *(len(target) for target in targets))
     header = (
-        f"{'implementation':<17} {'workload':<8} {'median rps':>11} {'min-max':>19} "
-        f"{'% redis':>7} {'cv':>5} {'server cpu':>10} {'client cpu':>10}  flags"
+        f"{'implementation':<{width}} {'workload':<8} {'median rps':>11} {'min-max':>19} "
+        f"{'% redis':>7} {'cv':>5} {'server cpu':>10} {'µs/req':>6} {'client cpu':>10}  flags"
     )
     lines = [header, "-" * len(header)]
     for workload in workloads:
@@ -183,7 +211,7 @@ def format_table(samples: list[Sample], targets: list[str], workloads: list[Work
         for target in targets:
             mine = [s for s in of_workload if s.target == target]
             if not mine:
-                lines.append(f"{target:<17} {workload.name:<8} {'no samples':>11}")
+                lines.append(f"{target:<{width}} {workload.name:<8} {'no samples':>11}")
                 continue
             rps = summarize([s.rps for s in mine])
             server_cpu = [s.server_cpu_s for s in mine]
@@ -194,14 +222,77 @@ def format_table(samples: list[Sample], targets: list[str], workloads: list[Work
             )
             client_share = sum(s.client_cpu_s for s in mine) / sum(s.elapsed_s for s in mine)
             share = f"{100 * rps.median / reference_median:.0f}%" if reference_median else "-"
+            per_request = [s.server_us_per_request for s in mine]
+            cost = (
+                f"{summarize(per_request).median:>6.2f}" if None not in per_request else f"{'-':>6}"
+            )
             flags = "CLIENT-BOUND" if client_share >= CLIENT_BOUND_SHARE else ""
             lines.append(
-                f"{target:<17} {workload.name:<8} {rps.median:>11,.0f} "
+                f"{target:<{width}} {workload.name:<8} {rps.median:>11,.0f} "
                 f"{f'{rps.minimum:,.0f}-{rps.maximum:,.0f}':>19} {share:>7} "
-                f"{100 * rps.cv:>4.0f}% {server_share} {100 * client_share:>9.0f}%"
+                f"{100 * rps.cv:>4.0f}% {server_share} {cost} {100 * client_share:>9.0f}%"
                 f"  {flags}"
             )
     return "\n".join(lines)
+
+
+def parser_gains(samples: list[Sample], impls: list[str], workloads: list[Workload]) -> list[dict]:
+    """Per implementation and workload, hiredis over the Python parser in each repetition
+    that has both (paired: the two ran in the same round): requests/s and server CPU µs per
+    request, the ratio's median, min and max. Empty lists when no repetition has both."""
+    by_key = {(s.target, s.workload, s.repetition): s for s in samples}
+    repetitions = sorted({s.repetition for s in samples})
+    gains = []
+    for impl in impls:
+        for workload in workloads:
+            rps, cost = [], []
+            for repetition in repetitions:
+                hiredis = by_key.get((f"{impl}/hiredis", workload.name, repetition))
+                python = by_key.get((f"{impl}/python", workload.name, repetition))
+                if hiredis is None or python is None:
+                    continue
+                rps.append(hiredis.rps / python.rps)
+                if hiredis.server_us_per_request and python.server_us_per_request:
+                    cost.append(hiredis.server_us_per_request / python.server_us_per_request)
+            gains.append({"implementation": impl, "workload": workload.name,
+                          "rps_ratios": rps, "cpu_per_request_ratios": cost})  # fmt: skip
+    return gains
+
+
+def format_gains(gains: list[dict]) -> str:
+    def ratios(values: list[float]) -> str:
+        if not values:
+            return f"{'-':>24}"
+        summary = summarize(values)
+        return f"{summary.median:>7.3f} ({summary.minimum:.3f}-{summary.maximum:.3f})"
+
+    header = (
+        f"{'implementation':<17} {'workload':<8} {'pairs':>5} "
+        f"{'rps hiredis/python':>24} {'cpu/req hiredis/python':>24}"
+    )
+    lines = [
+        "hiredis against the Python parser, paired by repetition: median ratio (min-max)",
+        header,
+        "-" * len(header),
+    ]
+    for gain in gains:
+        lines.append(
+            f"{gain['implementation']:<17} {gain['workload']:<8} {len(gain['rps_ratios']):>5} "
+            f"{ratios(gain['rps_ratios']):>24} {ratios(gain['cpu_per_request_ratios']):>24}"
+        )
+    return "\n".join(lines)
+
+
+def parser_list(text: str) -> list[str]:
+    parsers = text.split(",")
+    for parser in parsers:
+        if parser not in PARSER_CHOICES:
+            raise argparse.ArgumentTypeError(
+                f"{parser!r} is not a parser (known: {', '.join(PARSER_CHOICES)})"
+            )
+    if len(set(parsers)) != len(parsers):
+        raise argparse.ArgumentTypeError(f"{text!r} names a parser twice")
+    return parsers
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -215,6 +306,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-size", type=int, default=3, help="value size in bytes")
     parser.add_argument("--timeout", type=float, default=300.0, help="per redis-benchmark run")
     parser.add_argument("--json", help="also write every sample and the conditions here")
+    parser.add_argument(
+        "--parser",
+        type=parser_list,
+        default=["auto"],
+        metavar="P[,P]",
+        help="each server's --parser: auto (the registry's, default), python, hiredis; "
+        "several (python,hiredis) measure each implementation with each, interleaved",
+    )
     parser.add_argument(
         "--pin",
         type=cpu_pair,
@@ -251,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyError as exc:
             print(f"loopback_bench: {exc.args[0]}", file=sys.stderr)
             return 2
-    targets = [REFERENCE, *impls]
+    targets = [REFERENCE] + [
+        target_name(impl, parser, args.parser) for impl in impls for parser in args.parser
+    ]
     workloads = [
         Workload("get", 1, args.requests),
         Workload("get-P16", 16, args.pipelined_requests),
@@ -271,17 +372,29 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nloopback {HOST}, {os.cpu_count()} CPUs, {args.repetitions} interleaved repetitions, "
         f"-c {args.clients} -r {args.keyspace} (preloaded: GETs hit) -d {args.data_size}, "
-        f"-n {args.requests} / -P 16 -n {args.pipelined_requests}"
+        f"-n {args.requests} / -P 16 -n {args.pipelined_requests}, --parser {','.join(args.parser)}"
         f"{f', server on CPU {args.pin[0]}, client on CPU {args.pin[1]}' if args.pin else ''}\n"
         f"python {sys.version.split()[0]}; {redis_version}\n"
     )
     print(format_table(samples, targets, workloads))
+    gains = (
+        parser_gains(samples, impls, workloads) if {"python", "hiredis"} <= set(args.parser) else []
+    )
+    if gains:
+        print()
+        print(format_gains(gains))
     for failure in failures:
         print(f"FAILED {failure}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(
-                {"conditions": vars(args), "samples": [asdict(s) for s in samples]}, out, indent=1
+                {
+                    "conditions": vars(args),
+                    "samples": [asdict(s) for s in samples],
+                    "parser_gains": gains,
+                },
+                out,
+                indent=1,
             )
     return 1 if failures else 0
 

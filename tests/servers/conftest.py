@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 IMPLEMENTATIONS = list(registry.IMPLEMENTATIONS)
+# The parsers a run may choose (python -m servers --parser). The wire tests run every
+# implementation with each, named "<implementation>/<parser>".
+PARSERS = ("hiredis", "python")
+VARIANTS = [f"{impl}/{parser}" for impl in IMPLEMENTATIONS for parser in PARSERS]
 
 
 class RunningServer:
@@ -99,9 +103,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_python_server(impl: str, log_dir: Path, *extra: str, python=sys.executable):
+def start_python_server(name: str, log_dir: Path, *extra: str, python=sys.executable):
+    """``name``: an implementation (the parser the registry chooses: --parser auto), or
+    ``<implementation>/<parser>`` (that --parser)."""
+    impl, _, parser = name.partition("/")
     argv = [python, "-m", "servers", "--impl", impl, "--bind", HOST, "--port", "0", *extra]
-    return RunningServer(argv, log_dir / f"{impl}.log")
+    if parser:
+        argv += ["--parser", parser]
+    return RunningServer(argv, log_dir / f"{impl}-{parser or 'auto'}.log")
 
 
 def start_redis_server(log_dir: Path, *extra: str) -> RunningServer:
@@ -116,7 +125,8 @@ def start_redis_server(log_dir: Path, *extra: str) -> RunningServer:
 
 
 def start_target(name: str, log_dir: Path, *extra: str) -> RunningServer:
-    """``redis`` is the real redis-server; any other name is one of our implementations."""
+    """``redis`` is the real redis-server; any other name is one of our implementations
+    (``<implementation>/<parser>`` with that parser)."""
     if name == "redis":
         return start_redis_server(log_dir, *extra)
     return start_python_server(name, log_dir, *extra)
@@ -126,19 +136,25 @@ def assert_no_traceback(server: RunningServer) -> None:
     assert "Traceback" not in server.log, server.log
 
 
-@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
+def log_dir_name(name: str) -> str:
+    return name.replace("/", "-")
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
 def server(request, tmp_path_factory):
-    """Each implementation in turn, shared by a module's tests (flushed before each test)."""
-    running = start_python_server(request.param, tmp_path_factory.mktemp(request.param))
+    """Each implementation with each parser in turn, shared by a module's tests (flushed
+    before each test)."""
+    log_dir = tmp_path_factory.mktemp(log_dir_name(request.param))
+    running = start_python_server(request.param, log_dir)
     yield running
     running.stop()
     assert_no_traceback(running)
 
 
-@pytest.fixture(scope="module", params=["redis", *IMPLEMENTATIONS])
+@pytest.fixture(scope="module", params=["redis", *VARIANTS])
 def target(request, tmp_path_factory):
     """Like ``server`` but real redis-server too: expectations are checked against redis."""
-    running = start_target(request.param, tmp_path_factory.mktemp(request.param))
+    running = start_target(request.param, tmp_path_factory.mktemp(log_dir_name(request.param)))
     yield running
     running.stop()
     assert_no_traceback(running)

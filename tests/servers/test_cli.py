@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -15,10 +16,12 @@ from tests.servers.conftest import ROOT, assert_no_traceback, start_python_serve
 from tests.servers.test_benchmark_suite import run_redis_benchmark
 
 
-def run_servers(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
+def run_servers(
+    *args: str, python: str = sys.executable, python_args=("-m", "servers")
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [python, "-m", "servers", *args], capture_output=True, text=True, cwd=ROOT, env=env,
+        [python, *python_args, *args], capture_output=True, text=True, cwd=ROOT, env=env,
         timeout=60,
     )  # fmt: skip
 
@@ -106,11 +109,119 @@ def test_start_line_names_implementation_interpreter_and_address(server):
     assert "implementation=" in first_line
 
 
-def test_start_line_names_the_parser(server):
-    """On CPython with hiredis installed (the venv has it), hiredis parses the requests."""
+def test_start_line_names_the_parser_chosen(server):
+    """Each server fixture asks for a parser by name: the start line says it was chosen."""
     from importlib import metadata
 
-    assert f"parser=[hiredis {metadata.version('hiredis')}]" in server.log.splitlines()[0]
+    chosen = server.argv[server.argv.index("--parser") + 1]
+    said = f"hiredis {metadata.version('hiredis')}" if chosen == "hiredis" else "python"
+    assert f"parser=[{said}: chosen]" in server.log.splitlines()[0]
+
+
+def start_line(running) -> str:
+    return running.log.splitlines()[0]
+
+
+@pytest.mark.parametrize("impl", registry.IMPLEMENTATIONS)
+def test_parser_auto_is_the_registrys(impl, tmp_path):
+    """Without --parser (or with auto) the registry decides, as --list --json says; on
+    CPython with hiredis installed (the venv has it), that parser is named as before."""
+    from importlib import metadata
+
+    wanted = registry.get(impl).parser_for(registry.CPYTHON)
+    said = f"hiredis {metadata.version('hiredis')}" if wanted == "hiredis" else "python"
+    for extra in [(), ("--parser", "auto")]:
+        running = start_python_server(impl, tmp_path, *extra)
+        try:
+            assert f"parser=[{said}] " in start_line(running)
+        finally:
+            running.stop()
+
+
+def test_parser_from_the_environment(tmp_path, monkeypatch):
+    """The unit's instance environment sets WIREBENCH_PARSER; --parser overrides it."""
+    monkeypatch.setenv("WIREBENCH_PARSER", "python")
+    running = start_python_server("asyncio-protocol", tmp_path)
+    try:
+        assert "parser=[python: chosen]" in start_line(running)
+    finally:
+        running.stop()
+    running = start_python_server("asyncio-protocol", tmp_path, "--parser", "auto")
+    try:
+        assert "parser=[hiredis " in start_line(running)
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_unknown_parser_is_refused_before_listening(how, monkeypatch):
+    if how == "environment":
+        monkeypatch.setenv("WIREBENCH_PARSER", "C")
+        result = run_servers("--impl", "asyncio", "--port", "0")
+    else:
+        result = run_servers("--impl", "asyncio", "--port", "0", "--parser", "C")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "python -m servers: --parser C: unknown parser 'C' (known: auto, hiredis, python)\n"
+    )
+
+
+# python -m servers on this interpreter with hiredis unimportable.
+WITHOUT_HIREDIS = (
+    "import runpy, sys; sys.modules['hiredis'] = None; "
+    "runpy.run_module('servers', run_name='__main__', alter_sys=True)"
+)
+
+
+def test_hiredis_chosen_but_not_installed_is_an_error():
+    result = run_servers("--impl", "asyncio", "--port", "0", "--parser", "hiredis",
+                         python_args=("-c", WITHOUT_HIREDIS))  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"python -m servers: --parser hiredis: hiredis is not installed: {sys.executable} "
+        "cannot import it\n"
+    )
+
+
+def test_auto_without_hiredis_says_so(tmp_path):
+    """auto (the registry's hiredis) on a CPython without it: the Python parser, said so."""
+    log = tmp_path / "server.log"
+    argv = [sys.executable, "-c", WITHOUT_HIREDIS, "--impl", "asyncio", "--port", "0"]
+    with open(log, "w") as out:
+        process = subprocess.Popen(argv, stderr=out, cwd=ROOT)
+    try:
+        for _ in range(200):
+            if "listening=" in log.read_text():
+                break
+            time.sleep(0.05)
+        assert "parser=[python: hiredis not installed] " in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_choose_names_what_it_picked():
+    from servers import hiredis_parser
+
+    version = hiredis_parser.hiredis.__version__
+    assert hiredis_parser.choose("auto", "hiredis") == ("hiredis", f"hiredis {version}")
+    assert hiredis_parser.choose("auto", "python") == ("python", "python")
+    assert hiredis_parser.choose("python", "hiredis") == ("python", "python: chosen")
+    assert hiredis_parser.choose("hiredis", "python") == ("hiredis", f"hiredis {version}: chosen")
+    # Where the registry refuses hiredis, auto keeps the registry's parser; hiredis is an error.
+    assert hiredis_parser.choose("auto", "python", "why") == ("python", "python")
+    with pytest.raises(hiredis_parser.ParserUnavailable, match=r"not used .*: why"):
+        hiredis_parser.choose("hiredis", "python", "why")
+
+
+def test_list_json_says_which_parsers_cannot_be_used_here():
+    """The provisioning role refuses a run's parser that a venv's servers cannot start with."""
+    rows = json.loads(run_servers("--list", "--json").stdout)
+    assert all(row["parser_problems"] == {} for row in rows)  # the venv has hiredis
+    rows = json.loads(run_servers("--list", "--json", python_args=("-c", WITHOUT_HIREDIS)).stdout)
+    assert {row["name"]: row["parser_problems"] for row in rows}["asyncio"] == {
+        "hiredis": f"--parser hiredis: hiredis is not installed: {sys.executable} cannot import it"
+    }
 
 
 def test_list_json_names_each_interpreters_parser():
@@ -158,3 +269,33 @@ def test_pure_python_implementations_serve_on_pypy(impl, tmp_path):
     finally:
         running.stop()
     assert_no_traceback(running)
+
+
+@needs_pypy
+def test_pypy_refuses_hiredis_when_asked_for_it():
+    """The registry never uses hiredis on PyPy: asking for it is an error, not a fallback."""
+    result = run_servers("--impl", "asyncio", "--port", "0", "--parser", "hiredis", python=PYPY)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"python -m servers: --parser hiredis: hiredis is not used here ({PYPY}): PyPy "
+    )
+
+
+@needs_pypy
+def test_pypy_serves_with_the_python_parser_chosen(tmp_path):
+    running = start_python_server("asyncio-protocol/python", tmp_path, python=PYPY)
+    try:
+        assert "parser=[python: chosen]" in running.log
+    finally:
+        running.stop()
+    assert_no_traceback(running)
+
+
+@needs_pypy
+def test_list_json_on_pypy_says_hiredis_is_not_used():
+    rows = json.loads(run_servers("--list", "--json", python=PYPY).stdout)
+    for row in rows:
+        assert list(row["parser_problems"]) == ["hiredis"]
+        assert row["parser_problems"]["hiredis"].startswith(
+            f"--parser hiredis: hiredis is not used here ({PYPY}): PyPy calls hiredis"
+        )

@@ -14,7 +14,9 @@ import pytest
 from servers.commands import COMMANDS_PER_BATCH
 from tests.servers.conftest import (
     IMPLEMENTATIONS,
+    VARIANTS,
     assert_no_traceback,
+    log_dir_name,
     start_python_server,
     start_target,
 )
@@ -23,10 +25,10 @@ from tests.servers.test_wire import connection_state, mb, read_exactly
 PASSWORD = b"s3cret-pass"
 
 
-@pytest.fixture(scope="module", params=["redis", *IMPLEMENTATIONS])
+@pytest.fixture(scope="module", params=["redis", *VARIANTS])
 def auth_target(request, tmp_path_factory):
-    """redis-server and each implementation, all started with a password."""
-    log_dir = tmp_path_factory.mktemp(f"auth-{request.param}")
+    """redis-server and each implementation with each parser, all started with a password."""
+    log_dir = tmp_path_factory.mktemp(f"auth-{log_dir_name(request.param)}")
     running = start_target(request.param, log_dir, "--requirepass", PASSWORD.decode())
     yield running
     running.stop()

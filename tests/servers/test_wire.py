@@ -1,7 +1,8 @@
 """Raw bytes in, exact bytes out: every case runs against real redis-server too.
 
-The ``target`` fixture is redis-server first, then each implementation, so an expectation
-here is redis's own behaviour, not our guess at it.
+The ``target`` fixture is redis-server first, then each implementation with each parser
+(--parser hiredis and python), so an expectation here is redis's own behaviour, not our
+guess at it.
 """
 
 from __future__ import annotations
