@@ -88,6 +88,8 @@ def conditions(meta: dict) -> dict:
         "repetitions": (meta.get("matrix") or {}).get("repetitions"),
         "load host count": len(meta.get("load_hosts") or {}),
         "tuning profiles": (meta.get("matrix") or {}).get("tuning_profiles") or [BASELINE],
+        # wirebench_server_parser (runs before it: auto).
+        "server parser": (meta.get("matrix") or {}).get("server_parser") or "auto",
     }
     for role in ("servers", "load_hosts"):
         hosts = meta.get(role) or {}

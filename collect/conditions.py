@@ -148,6 +148,12 @@ def run_lines(meta: dict) -> list[str]:
         lines[-1] += (
             f"; adaptive: stop once the median's 95% CI is within ±{100 * adaptive['target']:.0f}%"
         )
+    parser = matrix.get("server_parser") or "auto"
+    if parser != "auto":
+        lines.append(
+            f"request parser: {parser} in every Python server (wirebench_server_parser; "
+            "auto: each implementation's own)"
+        )
     auth = matrix.get("auth")
     if auth == "none":
         lines.append(

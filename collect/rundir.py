@@ -99,6 +99,8 @@ META = Fields(
                     "benchmark_timeout": Maybe(NUMBER),
                     # wirebench_tuning_profiles, in the order given (runs before: baseline).
                     "tuning_profiles": Maybe(ListOf(TEXT)),
+                    # wirebench_server_parser: auto, python or hiredis (runs before: auto).
+                    "server_parser": Maybe(TEXT),
                 }
             )
         ),

@@ -266,13 +266,19 @@ def _repetitions(value):
     return None
 
 
-def settings_problems(repetitions, adaptive, benchmark_timeout):
+# wirebench_server_parser: what each Python server is started with (python -m servers
+# --parser): the registry's parser for the implementation on the interpreter, or one for all.
+SERVER_PARSERS = ("auto", "python", "hiredis")
+
+
+def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="auto"):
     """Every problem with the run's settings, each a sentence naming the variable; [] if none.
 
     ``repetitions``: a whole number ≥ 1 (text of digits too, as -e gives it). ``adaptive``:
     {} (off) or exactly {target: a number in (0, 1), min_repetitions: a whole number ≥ 2 and
     ≤ repetitions} (repetitions_verdict). ``benchmark_timeout``: a positive number; text is
     refused, since the run computes with it as it is ("300" * 2 is "300300").
+    ``server_parser``: one of SERVER_PARSERS.
     """
     problems = []
     count = _repetitions(repetitions)
@@ -332,6 +338,12 @@ def settings_problems(repetitions, adaptive, benchmark_timeout):
                 "-e '{\"wirebench_benchmark_timeout\": 300}')"
             )
         problems.append(problem)
+    if not (isinstance(server_parser, str) and server_parser in SERVER_PARSERS):
+        problems.append(
+            f"wirebench_server_parser must be {', '.join(SERVER_PARSERS[:-1])} or "
+            f"{SERVER_PARSERS[-1]} (the Python servers' request parser; auto: each "
+            f"implementation's own, python -m servers --list --json), not {server_parser!r}"
+        )
     return problems
 
 

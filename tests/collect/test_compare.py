@@ -167,3 +167,19 @@ def test_command_line_compare_and_its_errors(runs, tmp_path):
         check=False,
     )
     assert done.returncode == 2 and "not a wirebench run folder" in done.stderr
+
+
+def test_compare_warns_when_the_server_parser_differs(tmp_path):
+    """wirebench_server_parser=python against the default (auto): the same cells, another
+    parser in every Python server; a run from before the setting reads as auto."""
+    auto = Path(shutil.copytree(RUNS / "default10", tmp_path / "auto"))
+    python = Path(shutil.copytree(RUNS / "default10", tmp_path / "python"))
+    meta_path = python / "run-meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert "server_parser" not in meta["matrix"]
+    meta["matrix"]["server_parser"] = "python"
+    meta_path.write_text(json.dumps(meta))
+    text = compare.compare([auto, python], tmp_path / "out", with_plots=False)
+    assert "WARNING: server parser differs: 'auto' (auto) vs 'python' (python)" in text
+    text = compare.compare([auto, auto], tmp_path / "same", with_plots=False)
+    assert "server parser" not in text

@@ -177,6 +177,23 @@ def test_report_states_its_conditions_above_the_table(default_report):
     assert "implementation    native" in text and "get-p16: GET on server1" in text
 
 
+def test_conditions_name_a_parser_the_run_chose(default_report, run_copy):
+    """wirebench_server_parser other than auto is a condition of every Python number."""
+    path, _, _ = default_report
+    assert "request parser" not in (path / "report.md").read_text()  # auto: not said
+    chosen = run_copy("default")
+    meta = json.loads((chosen / "run-meta.json").read_text())
+    meta["matrix"]["server_parser"] = "python"
+    (chosen / "run-meta.json").write_text(json.dumps(meta))
+    report.report(chosen)
+    markdown = (chosen / "report.md").read_text()
+    head = markdown[markdown.index("## Conditions") : markdown.index("## get: GET")]
+    assert (
+        "- request parser: python in every Python server (wirebench_server_parser; auto: each "
+        "implementation's own)"
+    ) in head
+
+
 def test_details_show_the_share_with_its_interval_and_every_latency(default_report, run_copy):
     path, _, _ = default_report
     markdown = (path / "report.md").read_text()

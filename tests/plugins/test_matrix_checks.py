@@ -363,7 +363,7 @@ def known_implementations():
 CHECKED = (
     "wirebench_implementations", "wirebench_interpreters", "wirebench_workloads",
     "wirebench_repetitions", "wirebench_adaptive", "wirebench_benchmark_timeout",
-    "wirebench_label", "wirebench_resume",
+    "wirebench_label", "wirebench_resume", "wirebench_server_parser",
 )  # fmt: skip
 
 
@@ -403,6 +403,7 @@ def test_every_preset_and_the_defaults_pass_every_check(preset):
             variables["wirebench_repetitions"],
             variables["wirebench_adaptive"],
             variables["wirebench_benchmark_timeout"],
+            variables["wirebench_server_parser"],
         )
         + run_name_problems(
             variables["wirebench_label"], variables["wirebench_resume"], str(ROOT / "results")
@@ -416,6 +417,7 @@ def test_the_boilerplate_calls_every_check():
     for name in ("wirebench_matrix_problems", "wirebench_settings_problems"):
         assert f"| {name}(" in text
     assert "wirebench_label | wirebench_run_name_problems(wirebench_resume," in text
+    assert "wirebench_benchmark_timeout, wirebench_server_parser))" in text
 
 
 # -- end to end: ansible-playbook refuses before any host is touched -----------------------
@@ -452,6 +454,7 @@ def test_bench_yml_refuses_a_bad_matrix_before_touching_a_host(tmp_path):
             "-e", "wirebench_repetitions=0",
             "-e", "wirebench_adaptive={}",
             "-e", "wirebench_benchmark_timeout=300",
+            "-e", "wirebench_server_parser=cython",
             # The role's argument check makes the generated password file: not in the checkout.
             "-e", f"wirebench_password_path={tmp_path / 'redis-password'}",
         ],
@@ -466,6 +469,7 @@ def test_bench_yml_refuses_a_bad_matrix_before_touching_a_host(tmp_path):
         "wirebench_repetitions must be a whole number of at least 1, not '0'",
         "wirebench_adaptive must be a mapping, {} (off) or {target: 0.03, min_repetitions: 6}, not '{}'",
         "wirebench_benchmark_timeout must be a positive number of seconds, not '300'",
+        "wirebench_server_parser must be auto, python or hiredis",
         "wirebench_label 'a/b' holds a path separator",
         "wirebench_resume '../tests/collect/runs/seed' holds a path separator",
     ):
@@ -474,3 +478,17 @@ def test_bench_yml_refuses_a_bad_matrix_before_touching_a_host(tmp_path):
     assert "doc-server" not in recap and "doc-load" not in recap, recap
     assert "UNREACHABLE" not in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("parser", ["auto", "python", "hiredis"])
+def test_a_known_server_parser_passes(parser):
+    assert settings_problems(3, {}, 600, parser) == []
+
+
+@pytest.mark.parametrize("parser", ["Hiredis", "", None, ["python"], "c"])
+def test_an_unknown_server_parser_is_refused(parser):
+    assert only(settings_problems(3, {}, 600, parser)) == (
+        "wirebench_server_parser must be auto, python or hiredis (the Python servers' request "
+        "parser; auto: each implementation's own, python -m servers --list --json), "
+        f"not {parser!r}"
+    )
