@@ -3,11 +3,12 @@
     python -m tools.loopback_bench [--repetitions 3] [--impls a,b] [--parser P[,P]] [--json FILE]
 
 Each repetition starts every target afresh (in a rotated order, so no implementation
-always runs first or last), preloads the keyspace so GETs hit, warms up, then measures
-``redis-benchmark -t get -c 50`` without pipelining and with ``-P 16``. It prints the
-median requests/s, the min-max range, the share of redis-server's median, and how busy the
-server and the client were, and the server's CPU per request: when redis-benchmark uses
-~100% of a core, the number describes the client, not the server (CLIENT-BOUND).
+always runs first or last, nor one parser always before the other), preloads the keyspace
+so GETs hit, warms up, then measures ``redis-benchmark -t get -c 50`` without pipelining
+and with ``-P 16``. It prints the median requests/s, the min-max range, the share of
+redis-server's median, how busy the server and the client were, and the server's CPU per
+request: when redis-benchmark uses ~100% of a core, the number describes the client, not
+the server (CLIENT-BOUND).
 
 ``--parser python,hiredis`` starts each implementation once per parser in every repetition
 (``python -m servers --parser``; named ``asyncio-protocol/hiredis`` and so on) and adds, per
@@ -192,9 +193,20 @@ def measure_target(
         stop_target(process)
 
 
-def rotated(items: list[str], by: int) -> list[str]:
+def rotated(items: list, by: int) -> list:
     by %= len(items)
     return items[by:] + items[:by]
+
+
+def round_order(impls: list[str], parsers: list[str], repetition: int) -> list[str]:
+    """The targets of one repetition: redis and the implementations rotated, each
+    implementation's parsers one after the other, each parser first in turn (one always
+    measured second would carry whatever the order does into the paired ratio)."""
+    blocks = [[REFERENCE]] + [
+        [target_name(impl, parser, parsers) for parser in rotated(parsers, repetition)]
+        for impl in impls
+    ]
+    return [target for block in rotated(blocks, repetition) for target in block]
 
 
 def format_table(samples: list[Sample], targets: list[str], workloads: list[Workload]) -> str:
@@ -360,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[Sample] = []
     failures = []
     for repetition in range(args.repetitions):
-        for target in rotated(targets, repetition):
+        for target in round_order(impls, args.parser, repetition):
             try:
                 samples += measure_target(target, repetition, workloads, args)
             except (BenchError, CellError, OSError) as exc:

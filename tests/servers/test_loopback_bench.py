@@ -28,6 +28,17 @@ def test_targets_carry_the_parser_only_when_the_run_chose_one():
     assert loopback_bench.split_target("uvloop-protocol/hiredis") == ("uvloop-protocol", "hiredis")
 
 
+def test_each_round_rotates_the_implementations_and_which_parser_goes_first():
+    parsers = ["python", "hiredis"]
+    assert loopback_bench.round_order(["a", "b"], parsers, 0) == [
+        "redis", "a/python", "a/hiredis", "b/python", "b/hiredis",
+    ]  # fmt: skip
+    assert loopback_bench.round_order(["a", "b"], parsers, 1) == [
+        "a/hiredis", "a/python", "b/hiredis", "b/python", "redis",
+    ]  # fmt: skip
+    assert loopback_bench.round_order(["a", "b"], ["auto"], 2) == ["b", "redis", "a"]
+
+
 def test_parser_list():
     assert loopback_bench.parser_list("python,hiredis") == ["python", "hiredis"]
     for bad in ["C", "python,python", "python,"]:
