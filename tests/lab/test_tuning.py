@@ -107,9 +107,8 @@ def test_every_profile_is_applied_between_cells_and_every_value_restored(lab):
     assert all(tune_status(host) == {"failed": False, "unrestored": False} for host in lab)
     run_id = run_id_of(run)
     found = samples(run_id)
-    assert {s.cell.profile for s in found.values() if s.status == "ok"} == set(
-        extra["wirebench_tuning_profiles"]
-    )
+    profiles = extra["wirebench_tuning_profiles"]
+    assert {s.cell.profile for s in found.values() if s.status == "ok"} == set(profiles)
     # What each profile did, as the hosts read it back while it was in force.
     applied = {}
     for path in (RESULTS / run_id / "tuning").glob("*/*.json"):
@@ -127,6 +126,16 @@ def test_every_profile_is_applied_between_cells_and_every_value_restored(lab):
     assert pinned["status"] == "applied"
     back = applied[("server1", "baseline", "sysctl:net.core.somaxconn")]
     assert back["read_back"] == "4242"  # baseline is the host as found
+    # Each host's settings, as found and after each profile's first switch (compare's input).
+    kept = {}
+    for path in (RESULTS / run_id / "tuning-snapshot").glob("*/*.json"):
+        record = json.loads(path.read_text())
+        assert record["reply"]["failed"] is False, record["reply"]
+        kept[(record["host"], record["label"])] = record["reply"]["snapshot"]
+    assert {label for host, label in kept if host == "server1"} == {"as-found", *profiles}
+    assert kept[("server1", "as-found")]["sysctl"]["net.core.somaxconn"] == "4242"
+    assert kept[("server1", "network-throughput")]["sysctl"]["net.core.somaxconn"] == "4096"
+    assert kept[("load1", "as-found")]["cpus_online"]
 
 
 def test_a_run_killed_mid_way_is_refused_until_untune_restores_every_value(lab, tmp_path):
