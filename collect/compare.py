@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from collect import aggregate, outputs, rawfiles, tables
+from collect import aggregate, outputs, rawfiles, snapshots, tables
 from collect.model import BASELINE, Workload
 from collect.report import Collected
 from collect.rundir import FORMAT, RunDirError, load_run
@@ -122,7 +122,8 @@ def differences(runs: list[Collected], names: list[str]) -> list[str]:
             if any(value != values[0] for value in values[1:]):
                 listed = " vs ".join(f"{v!r} ({n})" for v, n in zip(values, names))
                 warnings.append(f"workload {workload}: {field} differs: {listed}")
-    return warnings
+    # Each host's settings, as found and under each profile, read by the agent.
+    return warnings + snapshots.compare_warnings([run.run.snapshots for run in runs], names)
 
 
 def key_of(cell: dict, with_host: bool) -> tuple:

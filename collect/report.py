@@ -20,6 +20,7 @@ from collect import (
     pairing,
     profiles,
     resolution,
+    snapshots,
     tables,
 )
 from collect.model import FAILED, FAILURE_KINDS, SKIPPED
@@ -199,6 +200,7 @@ def run_json(collected: Collected) -> dict:
         "hosts": collected.hosts,
         "network": [path.to_json() for path in collected.run.network],
         "profiles": collected.profiles,
+        "snapshots": snapshots.block(collected.run.snapshots),
     }
 
 
@@ -388,6 +390,7 @@ def markdown_report(collected: Collected, plots: list[str]) -> str:
         *(f"- {line}" for line in conditions.run_lines(meta)),
         "",
         *network.section(collected.run.network),
+        *snapshots.markdown_lines(collected.run.snapshots),
     ]
     several = collected.several_profiles
     for host, profile, workload, test, cells in collected.sections():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect import network, rawfiles, tuning
+from collect import network, rawfiles, snapshots, tuning
 from collect.model import Cell, ModelError, Sample, Workload
 from collect.reader import NoRecord, read_cell
 from collect.shapes import (
@@ -121,6 +121,8 @@ class Run:
     problems: list[str] = field(default_factory=list)  # folder-level, e.g. a cell in flight
     network: list[network.NetworkPath] = field(default_factory=list)  # each pair's path
     tuning: list[tuning.Switch] = field(default_factory=list)  # each profile applied on a host
+    # each host's settings, as found and under each profile
+    snapshots: list[snapshots.Snapshot] = field(default_factory=list)
 
 
 def read_meta(path: Path) -> dict:
@@ -178,9 +180,10 @@ def load_run(path) -> Run:
     samples.sort(key=lambda s: (s.server_host or "", s.id))
     paths, unread = network.read_paths(path, meta)
     switches, untrusted = tuning.read_switches(path)
+    settings, unsure = snapshots.read_snapshots(path)
     return Run(path=path, meta=meta, samples=samples, workloads=workloads,
-               problems=problems + unread + untrusted, network=paths,
-               tuning=switches)  # fmt: skip
+               problems=problems + unread + untrusted + unsure, network=paths,
+               tuning=switches, snapshots=settings)  # fmt: skip
 
 
 def is_cell_name(name: str) -> bool:

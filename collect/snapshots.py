@@ -13,6 +13,7 @@ named among the run's problems, never fatal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from collect.shapes import (
 FOLDER = "tuning-snapshot"
 AS_FOUND = "as-found"
 ROLES = ("server", "load")
+TIME = re.compile(r"\d{8}T\d{6}(\.\d+)?Z\.json")  # 20261128T100000.123456Z.json
 
 # Sysctls whose values change on their own between two reads: counters of the kernel's objects
 # in use, ids drawn afresh. They say nothing about how a host was set up, so they are never
@@ -226,7 +228,10 @@ def snapshot_of(record: dict, host: str, name: str, file: str) -> Snapshot:
     """The snapshot a checked record stands for; ShapeError when it contradicts its place."""
     if record["host"] != host:
         raise ShapeError(f"host {record['host']!r} is not its folder's {host!r}")
-    if not name.startswith(f"{record['label']}-"):
+    # <label>-<UTC time>.json: the rest a time, so label "network" is not network-latency's.
+    if not (
+        name.startswith(f"{record['label']}-") and TIME.fullmatch(name[len(record["label"]) + 1 :])
+    ):
         raise ShapeError(f"label {record['label']!r} is not the one its name starts with")
     if record.get("role") is not None and record["role"] not in ROLES:
         raise ShapeError(f"role {record['role']!r} is not one of {', '.join(ROLES)}")
@@ -350,8 +355,11 @@ def shown_sysctl(value) -> str:
 
 def shown(name: str, value) -> str:
     """A setting's value in words for the report and compare."""
-    if value is None or value == {}:
-        return "not read"
+    if value is None:
+        # The agent reads no held latency as None: nothing holds one.
+        return "none" if name == "cstate latency held" else "not read"
+    if value == {}:
+        return "none (no cpufreq)" if name == "governors" else "none"
     if name == "smt":
         return "on" if value else "off"
     if name in ("governors", "irqs"):
@@ -380,7 +388,6 @@ def as_found_rows(snapshot: Snapshot) -> list[tuple[str, str]]:
     )
     withheld = len(snapshot.sysctl_withheld)
     return [
-        ("kernel command line", f"`{snapshot.cmdline}`" if snapshot.cmdline else "not read"),
         (
             "SMT",
             shown("smt", snapshot.smt)
@@ -393,20 +400,12 @@ def as_found_rows(snapshot: Snapshot) -> list[tuple[str, str]]:
             if snapshot.nic
             else "no NIC named",
         ),
-        (
-            "governors",
-            shown("governors", snapshot.governors) if snapshot.governors else "none (no cpufreq)",
-        ),
+        ("governors", shown("governors", snapshot.governors)),
         ("turbo", shown("turbo", snapshot.turbo)),
         ("THP", shown("thp", snapshot.thp)),
         ("irqbalance", shown("irqbalance", snapshot.irqbalance)),
         ("NIC IRQ → CPUs", irqs),
-        (
-            "C-state latency held",
-            shown("cstate latency held", snapshot.cstate_latency_us)
-            if snapshot.cstate_latency_us is not None
-            else "none",
-        ),
+        ("C-state latency held", shown("cstate latency held", snapshot.cstate_latency_us)),
         (
             "sysctls recorded",
             f"{len(snapshot.sysctl):,}" + (f" ({withheld} withheld)" if withheld else ""),
@@ -422,9 +421,15 @@ def change_phrases(changed: Differences, limit: int = SHOWN_SYSCTLS) -> list[str
     ]
     if len(changed.sysctl) > limit:
         phrases.append(f"and {len(changed.sysctl) - limit} more sysctls (run.json's snapshots)")
-    phrases += [
-        f"{name} {shown(name, old)} → {shown(name, new)}" for name, old, new in changed.fields
-    ]
+    for name, old, new in changed.fields:
+        if name == "thp" and old and new:  # only the THP settings that changed
+            phrases += [
+                f"thp {setting} {old.get(setting)} → {new.get(setting)}"
+                for setting in dict.fromkeys([*old, *new])
+                if old.get(setting) != new.get(setting)
+            ]
+        else:
+            phrases.append(f"{name} {shown(name, old)} → {shown(name, new)}")
     return phrases
 
 
@@ -455,6 +460,16 @@ def markdown_lines(snapshots: list[Snapshot]) -> list[str]:
             cells = [dict(host_rows).get(what, "—").replace("|", "\\|") for host_rows in rows]
             lines.append(f"| {what} | " + " | ".join(cells) + " |")
         lines.append("")
+        # The command line is long and mostly the same on every host: each one once.
+        cmdlines: dict = {}
+        for host in with_start:
+            if not found[host].failure:
+                cmdlines.setdefault(found[host].cmdline, []).append(host)
+        lines += [
+            f"- Kernel command line of {', '.join(hosts)}: "
+            + (f"`{cmdline}`" if cmdline else "not read")
+            for cmdline, hosts in cmdlines.items()
+        ]
     for host in names:
         start = found[host]
         if start is None:
