@@ -20,6 +20,7 @@ from .labtools import (
     BIN,
     RESULTS,
     ROOT,
+    RUN_ID,
     ansible_env,
     inventory_hosts,
     lab_host_processes,
@@ -152,10 +153,12 @@ def test_a_run_killed_mid_way_is_refused_until_untune_restores_every_value(lab, 
     try:
         # Killed once network-throughput is in force on both hosts (its records are kept on
         # the controller right after the switch): mid-way, between or during cells.
+        # This run's own folder only: earlier runs with the same label may be in results/.
         deadline = time.monotonic() + 900
         while run.poll() is None and time.monotonic() < deadline:
-            records = list(RESULTS.glob(f"*-{label}/tuning/*/network-throughput-*.json"))
-            if len(records) >= 2:
+            named = RUN_ID.search((tmp_path / "run.log").read_text())
+            folder = RESULTS / named.group(1) / "tuning" if named else None
+            if folder and len(list(folder.glob("*/network-throughput-*.json"))) >= 2:
                 break
             time.sleep(0.5)
         assert run.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
