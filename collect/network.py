@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collect import rawfiles
-from collect.shapes import BOOLEAN, INTEGER, NUMBER, TEXT, Fields, ListOf, Maybe
+from collect.shapes import AGENT_OUTCOME, BOOLEAN, INTEGER, NUMBER, TEXT, Fields, ListOf, Maybe
 
 READING = Fields(
     {
-        "failed": Maybe(BOOLEAN),
-        "msg": Maybe(TEXT),
+        **AGENT_OUTCOME,
         "load_host": TEXT,
         "address": Maybe(TEXT),
         "started": Maybe(NUMBER),

@@ -105,3 +105,8 @@ def check(value, shape, where: str = ""):
         for key, inner in shape.fields.items():
             check(value.get(key), inner, f"{where}.{key}" if where else key)
     return value
+
+
+# How the agent says a step did not happen (wirebench-agent's replies, kept in a run's
+# per-host records): a reply's shape is these fields and its own.
+AGENT_OUTCOME = {"failed": Maybe(BOOLEAN), "unreachable": Maybe(BOOLEAN), "msg": Maybe(TEXT)}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from collect import rawfiles
 from collect.shapes import (
+    AGENT_OUTCOME,
     BOOLEAN,
     INTEGER,
     NUMBER,
@@ -117,9 +118,7 @@ RECORD = Fields(
         "label": TEXT,
         "reply": Fields(
             {
-                "failed": Maybe(BOOLEAN),
-                "unreachable": Maybe(BOOLEAN),
-                "msg": Maybe(TEXT),
+                **AGENT_OUTCOME,
                 "snapshot": Maybe(SNAPSHOT),
                 "absent": Maybe(ListOf(TEXT)),
             }

@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collect import rawfiles
-from collect.shapes import ANY, BOOLEAN, NUMBER, TEXT, Fields, ListOf, Maybe, ShapeError
+from collect.shapes import (
+    AGENT_OUTCOME,
+    ANY,
+    BOOLEAN,
+    NUMBER,
+    TEXT,
+    Fields,
+    ListOf,
+    Maybe,
+    ShapeError,
+)
 
 FOLDER = "tuning"
 APPLIED, UNCHANGED, UNAVAILABLE, FAILED = "applied", "unchanged", "unavailable", "failed"
@@ -40,9 +50,7 @@ RECORD = Fields(
         "profile": TEXT,
         "reply": Fields(
             {
-                "failed": Maybe(BOOLEAN),
-                "unreachable": Maybe(BOOLEAN),
-                "msg": Maybe(TEXT),
+                **AGENT_OUTCOME,
                 "switch_seconds": Maybe(NUMBER),
                 "knobs": Maybe(ListOf(KNOB)),
             }
