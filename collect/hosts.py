@@ -255,12 +255,7 @@ def ratio_text(entry: dict, is_base: bool) -> tuple[str, str]:
     ratio = entry["ratio_to_base"]
     if ratio is None:
         return "–", "no rate on both hosts"
-    text = f"{ratio['ratio']:.3f}"
-    if ratio["ci_low"] is None:
-        return text, f"– ({ratio['reason']})"
-    text += f" ({ratio['ci_low']:.3f}–{ratio['ci_high']:.3f})"
-    verdict = "yes" if ratio["significant"] else "no"
-    return text, f"{verdict} (p={ratio['p_value']:.3f}, df {ratio['degrees_of_freedom']})"
+    return tables.ratio_texts(ratio, f"df {ratio['degrees_of_freedom']}")
 
 
 SIDE_BY_SIDE_HEADER = [
@@ -287,20 +282,13 @@ def side_by_side(comparison: dict, workload: str, test: str, detail: bool = True
             continue
         for name, entry in row["hosts"].items():
             ratio, verdict = ratio_text(entry, name == base)
-            cell = {
-                "implementation": row["implementation"],
-                "interpreter": row["interpreter"],
-                "share_of_redis": entry["share_of_redis"],
-                "redis_client_bound": entry["redis_client_bound"],
-            }
-            rate = tables.rate(entry["rps"]) if entry["rps"] is not None else "failed"
             profile = "" if row["profile"] == BASELINE else f" under {row['profile']}"
             rows.append(
                 [
                     f"{row['implementation']}@{row['interpreter']}{profile}",
                     servers[name]["label"],
-                    rate + (f" {' '.join(entry['flags'])}" if entry["flags"] else ""),
-                    tables.share_text(cell, detail=detail),
+                    tables.entry_rate(entry),
+                    tables.entry_share(row, entry, detail),
                     ratio,
                     verdict,
                     tables.rate(entry["rps_per_vcpu"]),

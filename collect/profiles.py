@@ -157,12 +157,8 @@ def ratio_text(entry: dict, is_reference: bool) -> tuple[str, str, str]:
     ratio = entry["ratio_to_reference"]
     if ratio is None:
         return "–", "0", "no repetition measured under both"
-    text = f"{ratio['ratio']:.3f}"
-    if ratio["ci_low"] is None:
-        return text, str(ratio["pairs"]), f"– ({ratio['reason']})"
-    text += f" ({ratio['ci_low']:.3f}–{ratio['ci_high']:.3f})"
-    verdict = "yes" if ratio["significant"] else "no"
-    return text, str(ratio["pairs"]), f"{verdict} (p={ratio['p_value']:.3f})"
+    text, verdict = tables.ratio_texts(ratio)
+    return text, str(ratio["pairs"]), verdict
 
 
 def sections(comparison: dict) -> list[tuple]:
@@ -183,19 +179,12 @@ def side_by_side(comparison: dict, host, workload: str, test: str, detail: bool 
             continue
         for profile, entry in row["profiles"].items():
             ratio, pairs, verdict = ratio_text(entry, profile == reference)
-            cell = {
-                "implementation": row["implementation"],
-                "interpreter": row["interpreter"],
-                "share_of_redis": entry["share_of_redis"],
-                "redis_client_bound": entry["redis_client_bound"],
-            }
-            rate = tables.rate(entry["rps"]) if entry["rps"] is not None else "failed"
             rows.append(
                 [
                     f"{row['implementation']}@{row['interpreter']}",
                     profile,
-                    rate + (f" {' '.join(entry['flags'])}" if entry["flags"] else ""),
-                    tables.share_text(cell, detail=detail),
+                    tables.entry_rate(entry),
+                    tables.entry_share(row, entry, detail),
                     ratio,
                     pairs,
                     verdict,

@@ -55,6 +55,34 @@ def share_text(cell: dict, detail: bool = False) -> str:
     return text
 
 
+def entry_rate(entry: dict) -> str:
+    """A side-by-side entry's median rate and its flags ("failed" when it has none)."""
+    text = rate(entry["rps"]) if entry["rps"] is not None else "failed"
+    return text + (f" {' '.join(entry['flags'])}" if entry["flags"] else "")
+
+
+def entry_share(row: dict, entry: dict, detail: bool) -> str:
+    """A side-by-side entry's share of redis (``row`` names its implementation)."""
+    cell = {
+        "implementation": row["implementation"],
+        "interpreter": row["interpreter"],
+        "share_of_redis": entry["share_of_redis"],
+        "redis_client_bound": entry["redis_client_bound"],
+    }
+    return share_text(cell, detail=detail)
+
+
+def ratio_texts(ratio: dict, *notes: str) -> tuple[str, str]:
+    """(the ratio with its 95% interval, the verdict with its p and ``notes``) of a
+    significance.Ratio as JSON; without an interval, the ratio and the reason."""
+    text = f"{ratio['ratio']:.3f}"
+    if ratio["ci_low"] is None:
+        return text, f"– ({ratio['reason']})"
+    verdict = "yes" if ratio["significant"] else "no"
+    said = ", ".join([f"p={ratio['p_value']:.3f}", *notes])
+    return f"{text} ({ratio['ci_low']:.3f}–{ratio['ci_high']:.3f})", f"{verdict} ({said})"
+
+
 def share_phrase(cell: dict) -> str:
     """A cell's share of redis in a sentence, as compare shows it ("" without one)."""
     share = cell.get("share_of_redis")
