@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect import rawfiles
+from collect import rawfiles, tables
 from collect.shapes import AGENT_OUTCOME, BOOLEAN, INTEGER, NUMBER, TEXT, Fields, ListOf, Maybe
 
 READING = Fields(
@@ -176,10 +176,6 @@ def read_paths(run_path: Path, meta: dict) -> tuple[list[NetworkPath], list[str]
     return paths, problems
 
 
-def milliseconds(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
 def section(paths: list[NetworkPath]) -> list[str]:
     """report.md's "Network paths" section (above the tables); [] when none was measured."""
     if not paths:
@@ -198,18 +194,18 @@ def section(paths: list[NetworkPath]) -> list[str]:
         if path.failure:
             lines.append(
                 f"| {path.server_host} | {path.load_host} | not measured: {path.failure} "
-                "| — | — | — | — |"
+                "| – | – | – | – |"
             )
             continue
         route = f"via {path.gateway}" if path.gateway else f"{path.interface}, {path.subnet}"
-        packet = {True: "crossed", False: "did not cross", None: "—"}[path.full_size_passed]
+        packet = {True: "crossed", False: "did not cross", None: "–"}[path.full_size_passed]
         trips = (
-            f"{milliseconds(path.rtt_median_ms)} ({milliseconds(path.rtt_p90_ms)}, "
-            f"{milliseconds(path.rtt_max_ms)})"
+            f"{tables.milliseconds(path.rtt_median_ms)} ({tables.milliseconds(path.rtt_p90_ms)}, "
+            f"{tables.milliseconds(path.rtt_max_ms)})"
         )
         lines.append(
             f"| {path.server_host} | {path.load_host} | {route} "
-            f"| {path.load_mtu or '—'} / {path.server_mtu or '—'} | {packet} | {trips} "
+            f"| {path.load_mtu or '–'} / {path.server_mtu or '–'} | {packet} | {trips} "
             f"| {path.lost} of {path.sent} |"
         )
     warnings = [
@@ -227,7 +223,7 @@ def terminal_lines(paths: list[NetworkPath]) -> list[str]:
     for path in paths:
         said = "; ".join(path.problems())
         if not path.failure:
-            said = f"round trip {milliseconds(path.rtt_median_ms)} ms median" + (
+            said = f"round trip {tables.milliseconds(path.rtt_median_ms)} ms median" + (
                 f"; {said}" if said else ", direct path"
             )
         lines.append(f"network {path.load_host} → {path.server_host}: {said}")

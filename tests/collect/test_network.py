@@ -91,7 +91,7 @@ def test_a_server_that_answers_no_echo_has_no_round_trip_but_a_reason(run_copy):
     assert path.rtt_median_ms is None and path.problems() == [
         "no echo answered of 50 (ICMP blocked?)"
     ]
-    assert "— (—, —) | 50 of 50 |" in markdown_report(
+    assert "– (–, –) | 50 of 50 |" in markdown_report(
         Collected(load_run(run_copy), Thresholds()), []
     )
 
