@@ -80,8 +80,10 @@ def failure_message(found: dict, what: str) -> str:
 
 def records(replies, hosts, action: str, roles: dict, profile: str = "", seconds=None) -> list:
     """[{host, folder, stem, content}]: what the controller keeps of each host's reply, as
-    tuning/<host>/<profile>-<time>.json for an apply (collect/tuning.py reads them) and
-    tuning-state/<host>/<action>-<time>.json for a save or a restore."""
+    tuning/<host>/<profile>-<time>.json for an apply (collect/tuning.py reads them),
+    tuning-snapshot/<host>/<profile>-<time>.json for a snapshot (``profile``: its label, read
+    by collect/snapshots.py) and tuning-state/<host>/<action>-<time>.json for a save or a
+    restore."""
     kept = []
     for reply, host in zip(replies, hosts):
         if not reply:
@@ -89,11 +91,13 @@ def records(replies, hosts, action: str, roles: dict, profile: str = "", seconds
         content = {"host": host, "role": roles.get(host), "action": action, "reply": reply}
         if action == "apply":
             content.update(profile=profile, controller_seconds=seconds)
-            kept.append({"host": host, "folder": f"tuning/{host}", "stem": profile,
-                         "content": content})  # fmt: skip
+            folder, stem = f"tuning/{host}", profile
+        elif action == "snapshot":
+            content.update(label=profile)
+            folder, stem = f"tuning-snapshot/{host}", profile
         else:
-            kept.append({"host": host, "folder": f"tuning-state/{host}", "stem": action,
-                         "content": content})  # fmt: skip
+            folder, stem = f"tuning-state/{host}", action
+        kept.append({"host": host, "folder": folder, "stem": stem, "content": content})
     return kept
 
 

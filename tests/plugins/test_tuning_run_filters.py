@@ -131,6 +131,10 @@ def test_outcome_and_records_of_real_agent_replies(tuned_tree_replies):
                        roles)  # fmt: skip
     assert (state["folder"], state["stem"]) == ("tuning-state/server1", "restore")
     assert "profile" not in state["content"]
+    (snapshot,) = records([{"failed": False, "snapshot": {}}], ["load1"], "snapshot", roles,
+                          "as-found")  # fmt: skip
+    assert (snapshot["folder"], snapshot["stem"]) == ("tuning-snapshot/load1", "as-found")
+    assert snapshot["content"]["label"] == "as-found" and snapshot["content"]["role"] == "load"
 
 
 def test_a_host_left_tuned_or_silent_is_named(tuned_tree_status):
