@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from collect.adaptive import description
 from collect.hosts import Vm
 from collect.model import OK, SKIPPED, Sample, Workload
 
@@ -145,9 +146,7 @@ def run_lines(meta: dict) -> list[str]:
     ]
     adaptive = matrix.get("adaptive")
     if adaptive:
-        lines[-1] += (
-            f"; adaptive: stop once the median's 95% CI is within ±{100 * adaptive['target']:.0f}%"
-        )
+        lines[-1] += f"; adaptive: {description(adaptive)}"
     parser = matrix.get("server_parser") or "auto"
     if parser != "auto":
         lines.append(

@@ -94,7 +94,14 @@ META = Fields(
                     "repetitions": Maybe(INTEGER),
                     # {} when off (a fixed number of repetitions).
                     "adaptive": Maybe(
-                        Fields({"target": Maybe(NUMBER), "min_repetitions": Maybe(INTEGER)})
+                        Fields(
+                            {
+                                "target": Maybe(NUMBER),
+                                "min_repetitions": Maybe(INTEGER),
+                                # rate or share (runs before it: rate).
+                                "on": Maybe(TEXT),
+                            }
+                        )
                     ),
                     "benchmark_timeout": Maybe(NUMBER),
                     # wirebench_tuning_profiles, in the order given (runs before: baseline).

@@ -14,15 +14,16 @@ import os
 import re
 from pathlib import Path
 
-# The controller's venv has the project installed (pyproject.toml): the cell model and the
-# reader are the ones collect uses, so the run and the report never disagree about a cell.
+# The controller's venv has the project installed (pyproject.toml): the cell model, the reader
+# and adaptive repetitions are the ones collect uses, so the run and the report never disagree
+# about a cell.
+from collect import adaptive as adaptive_repetitions
 from collect.model import (
     BASELINE,
     FAILED,
     INTERPRETER_NAME,
     MEASURE_AGAIN,
     NAME,
-    OK,
     PROFILE_NAME,
     SKIPPED,
     Cell,
@@ -31,7 +32,6 @@ from collect.model import (
     Workload,
 )
 from collect.reader import NoRecord, read_cell
-from collect.stats import relative_half_width
 
 try:
     import tomllib
@@ -64,7 +64,6 @@ NEWER_BENCHMARK_TESTS = {"xadd": "7.2"}
 BENCHMARK_MAX_THREADS = 500
 # A workload's name is part of every cell's folder name (NAME_MAX 255 bytes with the rest).
 WORKLOAD_NAME_MAX = 64
-ADAPTIVE_FIELDS = ("target", "min_repetitions")
 # A run's folder is results/<run id>, <run id> = <UTC time>-<label> or wirebench_resume.
 RUN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 LABEL_MAX = 64
@@ -275,9 +274,10 @@ def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="a
     """Every problem with the run's settings, each a sentence naming the variable; [] if none.
 
     ``repetitions``: a whole number ≥ 1 (text of digits too, as -e gives it). ``adaptive``:
-    {} (off) or exactly {target: a number in (0, 1), min_repetitions: a whole number ≥ 2 and
-    ≤ repetitions} (repetitions_verdict). ``benchmark_timeout``: a positive number; text is
-    refused, since the run computes with it as it is ("300" * 2 is "300300").
+    {} (off) or {target: a number in (0, 1), min_repetitions: a whole number ≥ 2 and
+    ≤ repetitions, and optionally on: rate or share} (collect/adaptive.py).
+    ``benchmark_timeout``: a positive number; text is refused, since the run computes with it
+    as it is ("300" * 2 is "300300").
     ``server_parser``: one of SERVER_PARSERS.
     """
     problems = []
@@ -300,20 +300,28 @@ def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="a
             )
         problems.append(problem)
     elif adaptive:
-        unknown = sorted(str(key) for key in adaptive if key not in ADAPTIVE_FIELDS)
+        known = adaptive_repetitions.FIELDS
+        unknown = sorted(str(key) for key in adaptive if key not in known)
         if unknown:
             problems.append(
                 f"wirebench_adaptive has unknown fields {', '.join(unknown)} "
-                f"(known: {', '.join(ADAPTIVE_FIELDS)})"
+                f"(known: {', '.join(known)})"
             )
-        for field in ADAPTIVE_FIELDS:
+        for field in adaptive_repetitions.REQUIRED_FIELDS:
             if field not in adaptive:
                 problems.append(f"wirebench_adaptive needs {field} (or is {{}}: off)")
         target = adaptive.get("target")
         if "target" in adaptive and not (_number(target) and 0 < target < 1):
             problems.append(
                 f"wirebench_adaptive.target must be a number between 0 and 1 (the relative "
-                f"half-width of the median's 95% confidence interval, e.g. 0.03), not {target!r}"
+                f"half-width of the 95% confidence interval that `on` names, e.g. 0.03), "
+                f"not {target!r}"
+            )
+        on = adaptive.get("on", adaptive_repetitions.RATE)
+        if on not in adaptive_repetitions.MODES:
+            problems.append(
+                f"wirebench_adaptive.on must be rate (the median of a cell's rates) or share "
+                f"(its share of native redis), not {on!r}"
             )
         least = adaptive.get("min_repetitions")
         if "min_repetitions" in adaptive:
@@ -663,39 +671,14 @@ def sample_ids(paths):
 
 
 def repetitions_verdict(cell, raw, adaptive):
-    """Adaptive repetitions: {"needed": bool, "reason": str} for this repetition of a cell.
+    """Adaptive repetitions: {"needed": bool, "reason": str} for this repetition of a cell,
+    decided by collect/adaptive.py from the samples in ``raw``, the server host's raw folder
+    on the controller (raw_dir()), so each server host decides for its own cells.
 
-    ``adaptive``: {"target": relative half-width of the median's 95% confidence interval,
-    e.g. 0.03, "min_repetitions": N}. Off (always needed) when empty. The cell's earlier
-    repetitions are read by collect's reader from ``raw``, the server host's raw folder on
-    the controller (raw_dir()), so each server host decides for its own cells.
+    ``adaptive``: {} (off: always needed) or {"target": relative half-width of the 95%
+    confidence interval, e.g. 0.03, "min_repetitions": N, "on": "rate" or "share"}.
     """
-    if not adaptive or cell["repetition"] <= int(adaptive.get("min_repetitions", 6)):
-        return {"needed": True, "reason": "fixed repetitions"}
-    this = Cell.of(cell)  # earlier repetitions of the same profile
-    rates = {}
-    for repetition in range(1, this.repetition):
-        folder = Path(raw) / this.with_repetition(repetition).dir
-        if not folder.is_dir():
-            continue
-        try:
-            earlier = read_cell(folder)
-        except NoRecord:
-            continue
-        if earlier.status == OK:
-            for test, rate in earlier.rps.items():
-                rates.setdefault(test, []).append(rate)
-    target = float(adaptive["target"])
-    widths = {test: relative_half_width(values) for test, values in rates.items()}
-    if widths and all(width is not None and width <= target for width in widths.values()):
-        worst = max(widths.values())
-        count = min(len(values) for values in rates.values())
-        return {
-            "needed": False,
-            "reason": f"not needed: the median's 95% confidence interval is within "
-            f"±{100 * worst:.1f}% (target ±{100 * target:.1f}%) after {count} repetitions",
-        }
-    return {"needed": True, "reason": "confidence interval not yet within target"}
+    return adaptive_repetitions.verdict(Cell.of(cell), Path(raw), adaptive or {})
 
 
 def project_pins(pyproject_text, extra):

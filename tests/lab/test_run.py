@@ -310,6 +310,34 @@ def test_adaptive_repetitions_stop_once_the_median_is_pinned_down(provisioned_la
     assert found["redis@native/get#7"].server_host == "server1"
 
 
+def test_adaptive_repetitions_on_the_share_stop_redis_with_the_last_cell_it_pairs(
+    provisioned_lab,
+):
+    extra = {
+        "wirebench_implementations": ["redis", "asyncio-protocol"],
+        "wirebench_interpreters": [
+            {"name": "cpython3.11", "provider": "system", "executable": "/usr/bin/python3"}
+        ],
+        "wirebench_repetitions": 8,
+        # Loose enough that noise cannot keep 6 pairs from meeting it: 6 pairs give the whole
+        # range of their shares as the interval, and no pair is twice another here.
+        "wirebench_adaptive": {"target": 0.9, "min_repetitions": 6, "on": "share"},
+        "wirebench_label": "test-adaptive-share",
+    }
+    run = run_playbook("run", *INVENTORY, "-e", "@presets/quick.yml", "-e", json.dumps(extra))
+    assert run.returncode == 0, run.output[-3000:]
+    found = samples(run_id_of(run))
+    for cell in ("redis@native/get", "asyncio-protocol@cpython3.11/get"):
+        statuses = [found[f"{cell}#{r}"].status for r in range(1, 9)]
+        assert statuses == ["ok"] * 6 + ["skipped"] * 2, (cell, statuses)
+        # Once stopped, a cell stays stopped, for the reason it stopped.
+        assert found[f"{cell}#8"].reason == found[f"{cell}#7"].reason
+    assert "share of redis's 95% confidence interval is within" in (
+        found["asyncio-protocol@cpython3.11/get#7"].reason
+    )
+    assert "every cell paired with it" in found["redis@native/get#7"].reason
+
+
 def crash_load_host_during_measured_run(load, measured_requests, stop):
     """Wait until the measured redis-benchmark runs on the load host, then crash the host."""
     while not stop.is_set():
