@@ -30,9 +30,6 @@ except ImportError:  # the Python parser alone then
 # parser; every other type hiredis accepts comes back as something other than bytes inside
 # a list, which is checked.
 AMBIGUOUS_BYTES = b"+(=~%>|"
-# An empty request: fed after a chunk, hiredis returns exactly [] for it only when the chunk
-# ended on a request boundary (inside a request it would become part of that request).
-BOUNDARY_PROBE = b"*0\r\n"
 # hiredis's fixed cost per chunk (the checks above) outweighs what it saves on one or two
 # small requests: the Python parser's fast path is quicker below about this size (measured
 # on 36-byte GETs: 1 and 2 per chunk faster in Python, 3 and more with hiredis).
@@ -108,15 +105,21 @@ class HiredisParser:
         for byte in AMBIGUOUS_BYTES:
             if byte in data:
                 return None  # maybe a type to leave to Python
+        # Read the chunk as one array of every request it would hold if each request after
+        # the first starts right after a CRLF: one gets() for the chunk instead of one per
+        # request. A payload holding CRLF '*' makes the count too large, so the array is
+        # left incomplete; a chunk ending inside a request leaves bytes unread or the array
+        # incomplete. Either way hiredis did not read the chunk as whole requests.
         reader = self._reader
+        reader.feed(b"*%d\r\n" % (data.count(b"\r\n*") + 1))
         reader.feed(data)
         try:
-            commands = list(iter(reader.gets, False))
-            whole = not reader.has_data() and _ends_between_requests(reader)
+            commands = reader.gets()
+            whole = commands is not False and not reader.has_data()
         except hiredis.ProtocolError:
             whole = False
         if not whole:
-            # It holds part of a request (and now the probe), or stopped at an error.
+            # It holds part of the array, or stopped at an error.
             self._reader = hiredis.Reader()
             return None
         if not _are_requests(commands):
@@ -124,12 +127,6 @@ class HiredisParser:
         if not all(commands):  # *0: skipped, as redis does
             commands = [command for command in commands if command]
         return commands
-
-
-def _ends_between_requests(reader) -> bool:
-    """Whether the reader, having returned every complete request, holds no part of one."""
-    reader.feed(BOUNDARY_PROBE)
-    return reader.gets() == []
 
 
 def _are_requests(commands: list) -> bool:

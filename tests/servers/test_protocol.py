@@ -171,6 +171,13 @@ UNUSUAL = [
     b"*2\r\n$4\r\nECHO\r\n",
     b"*2\r\n$4\r\nECHO\r\n$3\r\n",
     b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n",  # deeper than hiredis goes
+    # hiredis reads a chunk as one array of as many requests as it has CRLF '*': a payload
+    # holding one counts a request too many, unchecked bytes before a request one too few,
+    # and both together the right number.
+    multibulk([b"ECHO", b"a\r\n*1\r\n"]) + multibulk([b"PING"]),
+    multibulk([b"ECHO", b"\r\n*"]),
+    b"*1\r\n$4\r\nPINGxx" + multibulk([b"PING"]),
+    b"*1\r\n$4\r\nPINGxx" + multibulk([b"ECHO", b"\r\n*"]),
 ]
 
 
