@@ -60,7 +60,7 @@ def error(message: str) -> bytes:
 
 # A bulk reply's header looked up by length: two concatenations cost about two thirds of
 # one b"$%d\r\n%s\r\n" % (...) formatting, and GET's reply is the hottest thing built.
-BULK_REPLY_HEADERS = tuple(b"$%d\r\n" % n for n in range(4096))  # servers.commands too
+BULK_REPLY_HEADERS = tuple(b"$%d\r\n" % n for n in range(4096))
 CRLF = b"\r\n"
 
 

@@ -12,6 +12,7 @@ import socket
 import pytest
 
 LONG = 70_000  # past redis's 64 KiB inline limit
+X4095, X4096 = b"x" * 4095, b"y" * 4096  # either side of the bulk header table's end
 WRONGTYPE = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
 
 
@@ -226,6 +227,129 @@ CASES = [
         "mset-mget",
         mb(b"MSET", b"a", b"1", b"b", b"2") + mb(b"MGET", b"a", b"x", b"b") + mb(b"MSET", b"a"),
         b"+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n-ERR wrong number of arguments for 'mset' command\r\n",
+        False,
+    ),
+    # Every command that writes a string, then GET: a string is kept as its reply, which
+    # each write must replace (with and without another key's expiry, which takes GET and
+    # SET off the command loop's inline path).
+    (
+        "set-overwrite-then-get",
+        mb(b"SET", b"k", b"a") + mb(b"GET", b"k") + mb(b"SET", b"k", b"bb") + mb(b"GET", b"k"),
+        b"+OK\r\n$1\r\na\r\n+OK\r\n$2\r\nbb\r\n",
+        False,
+    ),
+    (
+        "set-with-an-expiry-elsewhere-then-get",
+        mb(b"SET", b"t", b"x", b"EX", b"100")
+        + mb(b"SET", b"k", b"a")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"bb")
+        + mb(b"GET", b"k"),
+        b"+OK\r\n+OK\r\n$1\r\na\r\n+OK\r\n$2\r\nbb\r\n",
+        False,
+    ),
+    (
+        "set-options-then-get",
+        mb(b"SET", b"k", b"1")
+        + mb(b"SET", b"k", b"2", b"XX")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"3", b"NX")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"4", b"GET")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"5", b"EX", b"100")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"6", b"KEEPTTL")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"77", b"PX", b"100000", b"GET")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"m", b"8", b"NX", b"GET")
+        + mb(b"GET", b"m"),
+        b"+OK\r\n+OK\r\n$1\r\n2\r\n$-1\r\n$1\r\n2\r\n$1\r\n2\r\n$1\r\n4\r\n"
+        b"+OK\r\n$1\r\n5\r\n+OK\r\n$1\r\n6\r\n$1\r\n6\r\n$2\r\n77\r\n"
+        b"$-1\r\n$1\r\n8\r\n",
+        False,
+    ),
+    (
+        "mset-then-get",
+        mb(b"SET", b"a", b"1")
+        + mb(b"MSET", b"a", b"22", b"b", b"3")
+        + mb(b"GET", b"a")
+        + mb(b"GET", b"b")
+        + mb(b"LPUSH", b"l", b"x")
+        + mb(b"MGET", b"a", b"l", b"b", b"none"),
+        b"+OK\r\n+OK\r\n$2\r\n22\r\n$1\r\n3\r\n:1\r\n*4\r\n$2\r\n22\r\n$-1\r\n$1\r\n3\r\n$-1\r\n",
+        False,
+    ),
+    (
+        "incr-family-then-get",
+        mb(b"SET", b"n", b"5")
+        + mb(b"INCR", b"n")
+        + mb(b"GET", b"n")
+        + mb(b"DECR", b"n")
+        + mb(b"GET", b"n")
+        + mb(b"INCRBY", b"n", b"10")
+        + mb(b"GET", b"n")
+        + mb(b"DECRBY", b"n", b"20")
+        + mb(b"GET", b"n")
+        + mb(b"INCR", b"m")
+        + mb(b"GET", b"m")
+        + mb(b"SET", b"n", b"abc")
+        + mb(b"GET", b"n")
+        + mb(b"INCR", b"n")
+        + mb(b"SET", b"e", b"")
+        + mb(b"INCR", b"e"),
+        b"+OK\r\n:6\r\n$1\r\n6\r\n:5\r\n$1\r\n5\r\n:15\r\n$2\r\n15\r\n"
+        b":-5\r\n$2\r\n-5\r\n:1\r\n$1\r\n1\r\n+OK\r\n$3\r\nabc\r\n"
+        b"-ERR value is not an integer or out of range\r\n+OK\r\n"
+        b"-ERR value is not an integer or out of range\r\n",
+        False,
+    ),
+    (
+        "del-flush-then-get",
+        mb(b"SET", b"k", b"v")
+        + mb(b"DEL", b"k")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"w")
+        + mb(b"FLUSHALL")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"x")
+        + mb(b"FLUSHDB")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"y")
+        + mb(b"GET", b"k"),
+        b"+OK\r\n:1\r\n$-1\r\n+OK\r\n+OK\r\n$-1\r\n+OK\r\n+OK\r\n$-1\r\n+OK\r\n$1\r\ny\r\n",
+        False,
+    ),
+    (
+        "another-type-then-string",
+        mb(b"SET", b"k", b"v")
+        + mb(b"DEL", b"k")
+        + mb(b"LPUSH", b"k", b"a")
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", b"v2")
+        + mb(b"GET", b"k")
+        + mb(b"TYPE", b"k"),
+        b"+OK\r\n:1\r\n:1\r\n" + WRONGTYPE + b"+OK\r\n$2\r\nv2\r\n+string\r\n",
+        False,
+    ),
+    (
+        "values-around-4096-bytes",
+        mb(b"SET", b"k", X4095)
+        + mb(b"GET", b"k")
+        + mb(b"SET", b"k", X4096)
+        + mb(b"GET", b"k")
+        + mb(b"MGET", b"k")
+        + mb(b"SET", b"k", b"z")
+        + mb(b"GET", b"k"),
+        b"+OK\r\n$4095\r\n" + X4095 + b"\r\n+OK\r\n$4096\r\n" + X4096 + b"\r\n"
+        b"*1\r\n$4096\r\n" + X4096 + b"\r\n+OK\r\n$1\r\nz\r\n",
+        False,
+    ),
+    (
+        "values-holding-crlf-star",
+        mb(b"SET", b"k", b"a\r\n*1\r\n") + mb(b"GET", b"k") + mb(b"SET", b"j", b"\r\n*") * 3,
+        b"+OK\r\n$7\r\na\r\n*1\r\n\r\n+OK\r\n+OK\r\n+OK\r\n",
         False,
     ),
     ("empty-multibulk-skipped", b"*0\r\n*-1\r\n*-5\r\n" + mb(b"PING"), b"+PONG\r\n", False),
