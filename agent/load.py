@@ -29,8 +29,13 @@ from .loadgen import (
     wait_until_answering,
 )
 
-WARMUP_SHARE = 0.1  # of the measured requests, at least MIN_WARMUP
+WARMUP_SHARE = 0.1  # of the measured requests (or seconds), at least MIN_WARMUP requests
 MIN_WARMUP = 2000
+# A `seconds` workload's measured run is sized from the warm-up's rate, so its warm-up lasts
+# WARMUP_SHARE of those seconds: MIN_WARMUP requests first, then, if they took less, one
+# more run sized from their rate (redis-benchmark times a run in whole milliseconds, and
+# 2000 pipelined GETs take about 3 ms: a rate from them alone is off by up to a third).
+WARMUP_RUNS = 3
 # A measured run may take this many times the length the warm-up's rate predicts before it
 # is stopped: a slow run is still measured, a wedged one does not hold the run for long.
 TIMEOUT_FACTOR = 5
@@ -57,17 +62,7 @@ def prepare(params: dict) -> dict:
         verified["preloaded_keys"] = preload(
             host, port, password, workload["keyspace"], workload.get("data_size", 3)
         )
-    planned = workload.get("requests") or MIN_WARMUP * 10
-    warmup_requests = max(int(planned * WARMUP_SHARE), MIN_WARMUP)
-    warmup = run_benchmark(
-        benchmark_argv(host, port, workload, warmup_requests), password, params["timeout"]
-    )
-    if warmup["exit_code"] != 0:
-        raise CellError(
-            "benchmark_error",
-            f"warm-up redis-benchmark exited {warmup['exit_code']}: {warmup['stderr'][-500:]}",
-        )
-    rate = csv_rate(warmup["stdout"])
+    rate = warm_up(params)
     if workload.get("seconds"):
         if not rate:
             raise CellError("benchmark_error", "the warm-up gave no rate to calibrate seconds")
@@ -80,6 +75,32 @@ def prepare(params: dict) -> dict:
         "requests": requests,
         "run_timeout": derived_timeout(requests, rate, params["timeout"], params["min_timeout"]),
     }
+
+
+def warm_up(params: dict):
+    """Discarded redis-benchmark runs with the cell's flags; the last one's rate (None if it
+    gave none). A ``requests`` workload warms up with WARMUP_SHARE of them; a ``seconds``
+    workload for WARMUP_SHARE of its seconds, in at most WARMUP_RUNS runs."""
+    host, port, password = params["host"], params["port"], params["password"]
+    workload = params["workload"]
+    seconds = workload.get("seconds")
+    requests = max(int((workload.get("requests") or 0) * WARMUP_SHARE), MIN_WARMUP)
+    for _ in range(WARMUP_RUNS):
+        run = run_benchmark(
+            benchmark_argv(host, port, workload, requests), password, params["timeout"]
+        )
+        if run["exit_code"] != 0:
+            raise CellError(
+                "benchmark_error",
+                f"warm-up redis-benchmark exited {run['exit_code']}: {run['stderr'][-500:]}",
+            )
+        rate = csv_rate(run["stdout"])
+        wanted = WARMUP_SHARE * seconds if seconds else 0.0
+        if not rate or requests / rate >= wanted:
+            return rate
+        # A little over what the rate says: the first, short run's rate is a rough guess.
+        requests = max(int(1.2 * rate * wanted), 2 * requests)
+    return rate
 
 
 def artefact_texts(run: dict) -> dict:

@@ -10,7 +10,17 @@ import time
 
 import pytest
 
-from agent.load import TIMEOUT_FACTOR, cell, derived_timeout, measure, prepare
+from agent import load
+from agent.load import (
+    MIN_WARMUP,
+    TIMEOUT_FACTOR,
+    WARMUP_RUNS,
+    cell,
+    derived_timeout,
+    measure,
+    prepare,
+    warm_up,
+)
 from agent.loadgen import CellError, csv_rate
 from tests.agent.conftest import (
     PASSWORD,
@@ -40,6 +50,39 @@ def test_prepare_with_a_password_and_seconds(redis_server):
     assert result["verified"]["preloaded_keys"] == 100
     # Calibrated from the warm-up's rate: about one second's worth (never fewer than 2000).
     assert result["requests"] == max(int(result["warmup_rps"]), 2000)
+
+
+def warm_up_runs(monkeypatch) -> list:
+    """(requests, rate) of each run the warm-up makes, the real redis-benchmark's."""
+    runs, real = [], load.run_benchmark
+
+    def recorded(argv, password, timeout, watch=None):
+        run = real(argv, password, timeout, watch)
+        runs.append((int(argv[argv.index("-n") + 1]), csv_rate(run["stdout"])))
+        return run
+
+    monkeypatch.setattr(load, "run_benchmark", recorded)
+    return runs
+
+
+def test_a_seconds_workload_warms_up_for_a_tenth_of_its_seconds(redis_server, monkeypatch):
+    runs = warm_up_runs(monkeypatch)
+    workload = {"tests": "get", "clients": 10, "pipeline": 16, "seconds": 2, "keyspace": 100}
+    rate = warm_up(params(redis_server, workload=workload))
+    assert 1 <= len(runs) <= WARMUP_RUNS and runs[0][0] == MIN_WARMUP
+    assert rate == runs[-1][1] and rate > 0
+    # Each run after the first is sized from the one before; the last lasted long enough,
+    # or the warm-up made all the runs it may.
+    for (requests, earlier), (following, _) in zip(runs, runs[1:]):
+        assert following == max(int(1.2 * earlier * 0.2), 2 * requests)
+    last_requests, last_rate = runs[-1]
+    assert last_requests / last_rate >= 0.2 or len(runs) == WARMUP_RUNS
+
+
+def test_a_requests_workload_warms_up_once_with_a_tenth_of_its_requests(our_server, monkeypatch):
+    runs = warm_up_runs(monkeypatch)
+    rate = warm_up(params(our_server, workload={**WORKLOAD, "requests": 50_000}))
+    assert [requests for requests, _ in runs] == [5000] and rate == runs[0][1]
 
 
 @pytest.mark.parametrize(
