@@ -2,13 +2,13 @@
 cells from what the run has measured so far (its raw folder on the controller).
 
 ``wirebench_adaptive`` is {} (off: every repetition is measured) or {target, min_repetitions,
-on}. Up to ``min_repetitions`` every repetition is measured. After that a cell stops once the
+interval}. Up to ``min_repetitions`` every repetition is measured. After that a cell stops once the
 95% confidence interval of what the run reports about it is within ``target`` (relative
 half-width) for every test of its workload:
 
-- ``on: rate`` (the default, and what runs before ``on`` existed did): the interval of the
-  median of the cell's own rates.
-- ``on: share``: the interval of the cell's share of native redis, paired as
+- ``interval: rate`` (the default, and what runs before ``interval`` existed did): the
+  interval of the median of the cell's own rates.
+- ``interval: share``: the interval of the cell's share of native redis, paired as
   collect/pairing.py pairs it, which is what a report compares cells by. Native redis is
   every other cell's reference, so its repetitions go on while any cell of the same workload
   and tuning profile still needs pairs (a run with no such cell: redis stops on its own
@@ -33,7 +33,8 @@ from collect.stats import relative_half_width
 RATE = "rate"
 SHARE = "share"
 MODES = (RATE, SHARE)
-FIELDS = ("target", "min_repetitions", "on")
+# Not "on": YAML 1.1 reads `on: share` as the key true.
+FIELDS = ("target", "min_repetitions", "interval")
 REQUIRED_FIELDS = ("target", "min_repetitions")
 # What each mode pins down, in the report's words.
 NOT_NEEDED = "not needed: "
@@ -41,7 +42,7 @@ WHAT = {RATE: "the median's 95% CI", SHARE: "the share of redis's 95% CI"}
 
 
 def mode(adaptive: dict) -> str:
-    return adaptive.get("on") or RATE
+    return adaptive.get("interval") or RATE
 
 
 def description(adaptive: dict) -> str:
@@ -139,14 +140,24 @@ def same_cell(sample: Sample, cell: Cell) -> bool:
 
 
 def workload_samples(raw: Path, cell: Cell) -> list[Sample]:
-    """Every sample so far of the cell's workload and tuning profile, any implementation."""
+    """The samples so far of the cell's workload and tuning profile that its verdict needs:
+    native redis's needs every cell's, another cell's only its own and redis's (a verdict is
+    made before every cell, so a long run does not read all of its folders each time)."""
+    everyone = is_reference(cell.implementation, cell.interpreter)
     samples = []
     for folder in sorted(Path(raw).iterdir()) if Path(raw).is_dir() else []:
         try:
             found = Cell.from_dir(folder.name)
         except ValueError:
             continue
-        if (found.workload, found.profile) == (cell.workload, cell.profile):
+        wanted = (
+            everyone
+            or is_reference(found.implementation, found.interpreter)
+            or (
+                (found.implementation, found.interpreter) == (cell.implementation, cell.interpreter)
+            )
+        )
+        if wanted and (found.workload, found.profile) == (cell.workload, cell.profile):
             sample = read_sample(folder)
             if sample is not None:
                 samples.append(sample)

@@ -99,7 +99,7 @@ META = Fields(
                                 "target": Maybe(NUMBER),
                                 "min_repetitions": Maybe(INTEGER),
                                 # rate or share (runs before it: rate).
-                                "on": Maybe(TEXT),
+                                "interval": Maybe(TEXT),
                             }
                         )
                     ),

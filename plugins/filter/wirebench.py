@@ -275,7 +275,7 @@ def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="a
 
     ``repetitions``: a whole number ≥ 1 (text of digits too, as -e gives it). ``adaptive``:
     {} (off) or {target: a number in (0, 1), min_repetitions: a whole number ≥ 2 and
-    ≤ repetitions, and optionally on: rate or share} (collect/adaptive.py).
+    ≤ repetitions, and optionally interval: rate or share} (collect/adaptive.py).
     ``benchmark_timeout``: a positive number; text is refused, since the run computes with it
     as it is ("300" * 2 is "300300").
     ``server_parser``: one of SERVER_PARSERS.
@@ -303,10 +303,14 @@ def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="a
         known = adaptive_repetitions.FIELDS
         unknown = sorted(str(key) for key in adaptive if key not in known)
         if unknown:
-            problems.append(
+            problem = (
                 f"wirebench_adaptive has unknown fields {', '.join(unknown)} "
                 f"(known: {', '.join(known)})"
             )
+            if any(key is True or key is False for key in adaptive):
+                # YAML 1.1 reads on/off/yes/no as booleans, keys included.
+                problem += " (YAML reads `on:` as true: the field is `interval: share`)"
+            problems.append(problem)
         for field in adaptive_repetitions.REQUIRED_FIELDS:
             if field not in adaptive:
                 problems.append(f"wirebench_adaptive needs {field} (or is {{}}: off)")
@@ -314,14 +318,14 @@ def settings_problems(repetitions, adaptive, benchmark_timeout, server_parser="a
         if "target" in adaptive and not (_number(target) and 0 < target < 1):
             problems.append(
                 f"wirebench_adaptive.target must be a number between 0 and 1 (the relative "
-                f"half-width of the 95% confidence interval that `on` names, e.g. 0.03), "
+                f"half-width of the 95% confidence interval that `interval` names, e.g. 0.03), "
                 f"not {target!r}"
             )
-        on = adaptive.get("on", adaptive_repetitions.RATE)
-        if on not in adaptive_repetitions.MODES:
+        interval = adaptive.get("interval", adaptive_repetitions.RATE)
+        if interval not in adaptive_repetitions.MODES:
             problems.append(
-                f"wirebench_adaptive.on must be rate (the median of a cell's rates) or share "
-                f"(its share of native redis), not {on!r}"
+                f"wirebench_adaptive.interval must be rate (the median of a cell's rates) or share "
+                f"(its share of native redis), not {interval!r}"
             )
         least = adaptive.get("min_repetitions")
         if "min_repetitions" in adaptive:
@@ -676,7 +680,7 @@ def repetitions_verdict(cell, raw, adaptive):
     on the controller (raw_dir()), so each server host decides for its own cells.
 
     ``adaptive``: {} (off: always needed) or {"target": relative half-width of the 95%
-    confidence interval, e.g. 0.03, "min_repetitions": N, "on": "rate" or "share"}.
+    confidence interval, e.g. 0.03, "min_repetitions": N, "interval": "rate" or "share"}.
     """
     return adaptive_repetitions.verdict(Cell.of(cell), Path(raw), adaptive or {})
 

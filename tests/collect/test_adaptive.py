@@ -17,7 +17,7 @@ from collect.stats import median_confidence_interval
 from tests.collect.pairs_by_hand import interpolated_shares
 
 RUNS = Path(__file__).parent / "runs"
-SHARE = {"target": 0.03, "min_repetitions": 6, "on": "share"}
+SHARE = {"target": 0.03, "min_repetitions": 6, "interval": "share"}
 
 
 def raw_up_to(run: str, repetitions: int, dest: Path) -> Path:

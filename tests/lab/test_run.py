@@ -321,7 +321,7 @@ def test_adaptive_repetitions_on_the_share_stop_redis_with_the_last_cell_it_pair
         "wirebench_repetitions": 8,
         # Loose enough that noise cannot keep 6 pairs from meeting it: 6 pairs give the whole
         # range of their shares as the interval, and no pair is twice another here.
-        "wirebench_adaptive": {"target": 0.9, "min_repetitions": 6, "on": "share"},
+        "wirebench_adaptive": {"target": 0.9, "min_repetitions": 6, "interval": "share"},
         "wirebench_label": "test-adaptive-share",
     }
     run = run_playbook("run", *INVENTORY, "-e", "@presets/quick.yml", "-e", json.dumps(extra))

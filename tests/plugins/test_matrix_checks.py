@@ -219,8 +219,9 @@ def test_good_adaptive_settings_pass():
     assert settings_problems(10, {}, 600) == []
     assert settings_problems(10, {"target": 0.03, "min_repetitions": 6}, 600) == []
     assert settings_problems("6", {"target": 0.5, "min_repetitions": 6}, 600) == []
-    for on in ("rate", "share"):
-        assert settings_problems(10, {"target": 0.03, "min_repetitions": 6, "on": on}, 600) == []
+    for interval in ("rate", "share"):
+        adaptive = {"target": 0.03, "min_repetitions": 6, "interval": interval}
+        assert settings_problems(10, adaptive, 600) == []
 
 
 @pytest.mark.parametrize(
@@ -230,10 +231,10 @@ def test_good_adaptive_settings_pass():
         ("{}", "wirebench_adaptive must be a mapping, {} (off) or {target: 0.03, min_repetitions: 6}, not '{}' (-e name=value gives text: leave it out for off, or give it as JSON, -e '{\"wirebench_adaptive\": {\"target\": 0.03, \"min_repetitions\": 6}}')"),
         ("target=0.03 min_repetitions=6", "not 'target=0.03 min_repetitions=6' (-e name=value gives text"),
         (None, "wirebench_adaptive must be a mapping, {} (off) or {target: 0.03, min_repetitions: 6}, not None"),
-        ({"target": 0.03, "min_repetitions": 6, "max": 9}, "wirebench_adaptive has unknown fields max (known: target, min_repetitions, on)"),
+        ({"target": 0.03, "min_repetitions": 6, "max": 9}, "wirebench_adaptive has unknown fields max (known: target, min_repetitions, interval)"),
         ({"target": 0.03}, "wirebench_adaptive needs min_repetitions (or is {}: off)"),
         ({"min_repetitions": 6}, "wirebench_adaptive needs target (or is {}: off)"),
-        ({"target": 0, "min_repetitions": 6}, "wirebench_adaptive.target must be a number between 0 and 1 (the relative half-width of the 95% confidence interval that `on` names, e.g. 0.03), not 0"),
+        ({"target": 0, "min_repetitions": 6}, "wirebench_adaptive.target must be a number between 0 and 1 (the relative half-width of the 95% confidence interval that `interval` names, e.g. 0.03), not 0"),
         ({"target": 1, "min_repetitions": 6}, "wirebench_adaptive.target must be a number between 0 and 1"),
         ({"target": 3, "min_repetitions": 6}, "not 3"),
         ({"target": -0.1, "min_repetitions": 6}, "not -0.1"),
@@ -244,8 +245,10 @@ def test_good_adaptive_settings_pass():
         ({"target": 0.03, "min_repetitions": 2.5}, "not 2.5"),
         ({"target": 0.03, "min_repetitions": "6"}, "not '6'"),
         ({"target": 0.03, "min_repetitions": 11}, "wirebench_adaptive.min_repetitions 11 is more than wirebench_repetitions 10"),
-        ({"target": 0.03, "min_repetitions": 6, "on": "shares"}, "wirebench_adaptive.on must be rate (the median of a cell's rates) or share (its share of native redis), not 'shares'"),
-        ({"target": 0.03, "min_repetitions": 6, "on": None}, "wirebench_adaptive.on must be rate"),
+        ({"target": 0.03, "min_repetitions": 6, "interval": "shares"}, "wirebench_adaptive.interval must be rate (the median of a cell's rates) or share (its share of native redis), not 'shares'"),
+        ({"target": 0.03, "min_repetitions": 6, "interval": None}, "wirebench_adaptive.interval must be rate"),
+        # `on: share` in YAML: the key is true.
+        ({"target": 0.03, "min_repetitions": 6, True: "share"}, "wirebench_adaptive has unknown fields True (known: target, min_repetitions, interval) (YAML reads `on:` as true: the field is `interval: share`)"),
     ],
 )  # fmt: skip
 def test_malformed_adaptive_settings_are_refused(adaptive, problem):
