@@ -36,8 +36,9 @@ MODES = (RATE, SHARE)
 # Not "on": YAML 1.1 reads `on: share` as the key true.
 FIELDS = ("target", "min_repetitions", "interval")
 REQUIRED_FIELDS = ("target", "min_repetitions")
-# What each mode pins down, in the report's words.
+# How a repetition found not needed is recorded (a skipped sample's reason starts so).
 NOT_NEEDED = "not needed: "
+# What each mode pins down, in the report's words.
 WHAT = {RATE: "the median's 95% CI", SHARE: "the share of redis's 95% CI"}
 
 
@@ -48,8 +49,8 @@ def mode(adaptive: dict) -> str:
 def description(adaptive: dict) -> str:
     """The conditions line's words for an adaptive setting (not empty: on), as a run's
     run-meta.json recorded it (whatever a damaged one holds: words, never an error)."""
-    on, target = mode(adaptive), adaptive.get("target")
-    what = WHAT.get(on, f"the 95% CI of {on!r}")
+    interval, target = mode(adaptive), adaptive.get("target")
+    what = WHAT.get(interval, f"the 95% CI of {interval!r}")
     if isinstance(target, bool) or not isinstance(target, (int, float)):
         return f"stop once {what} is within target (target not recorded)"
     return f"stop once {what} is within ±{100 * target:.0f}%"
