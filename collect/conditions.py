@@ -72,8 +72,9 @@ def interpreter_lines(meta: dict) -> list[str]:
     return lines
 
 
-def workload_flags(argv) -> str:
-    """The redis-benchmark flags that define the workload (not its target, secret or count)."""
+def workload_flags(argv, seconds=None) -> str:
+    """The redis-benchmark flags that define the workload (not its target or secret). A
+    ``seconds`` workload's -n differs from cell to cell: it is named for what it is."""
     if not isinstance(argv, list) or not argv:
         return "unknown flags"
     kept, skip = [], False
@@ -82,6 +83,8 @@ def workload_flags(argv) -> str:
             skip = False
         elif arg in NOT_CONDITIONS:
             skip = True
+        elif seconds and kept[-1:] == ["-n"]:
+            kept.append(f"<{seconds:g} s at each cell's warm-up rate>")
         else:
             kept.append(str(arg))
     return "redis-benchmark " + " ".join(kept)
@@ -125,7 +128,7 @@ def workload_lines(workloads: dict[str, Workload], samples: list[Sample]) -> dic
         )
         loads = {len(s.load_hosts) for s in samples if s.workload == name and s.status != SKIPPED}
         described[name] = {
-            "flags": workload_flags(argv),
+            "flags": workload_flags(argv, getattr(workloads.get(name), "seconds", None)),
             "gets": gets_hit(workloads.get(name), samples),
             "load_hosts": max(loads) if loads else 0,
         }

@@ -417,3 +417,17 @@ def test_several_server_hosts_get_a_table_each(run_copy):
         assert f"--csv -r 1000` from {load};" in (path / "report.md").read_text()
     rows = list(csv.DictReader((path / "summary.csv").open()))
     assert sorted({row["server_host"] for row in rows}) == ["server1", "server2"]
+
+
+def test_a_seconds_workloads_count_is_named_for_what_it_is():
+    from collect.conditions import workload_flags
+
+    argv_file = RUNS / "default10" / "raw" / "redis@native_get-p16_1" / "load1" / "argv.json"
+    argv = json.loads(argv_file.read_text())
+    assert workload_flags(argv) == (
+        "redis-benchmark -t get -n 500000 -c 50 -P 16 -d 3 --csv -r 100000"
+    )
+    # With seconds: 3 each cell's -n came from its own warm-up: no one count describes them.
+    assert workload_flags(argv, 3) == (
+        "redis-benchmark -t get -n <3 s at each cell's warm-up rate> -c 50 -P 16 -d 3 --csv -r 100000"
+    )
