@@ -81,7 +81,8 @@ def verdict(cell: Cell, raw: Path, adaptive: dict) -> dict:
             if others:
                 return reference_verdict(others, samples, target)
         else:
-            return widths_verdict(share_widths(cell, samples), target, "share of redis's")
+            shares = paired_shares(samples)
+            return widths_verdict(share_widths(cell, samples, shares), target, "share of redis's")
     return widths_verdict(rate_widths(cell, raw), target, "median's")
 
 
@@ -101,8 +102,9 @@ def widths_verdict(widths: dict[str, tuple[float | None, int]], target: float, w
 
 def reference_verdict(others: list[Sample], samples: list[Sample], target: float) -> dict:
     """Native redis: needed while one of the cells it is the reference for still is."""
+    shares = paired_shares(samples)  # once for every cell it is paired with
     for other in sorted({s.cell.with_repetition(1) for s in others}, key=lambda c: c.id):
-        if widths_verdict(share_widths(other, samples), target, "")["needed"]:
+        if widths_verdict(share_widths(other, samples, shares), target, "")["needed"]:
             return needed(f"{other.implementation}@{other.interpreter} still needs pairs")
     return {
         "needed": False,
@@ -111,9 +113,11 @@ def reference_verdict(others: list[Sample], samples: list[Sample], target: float
     }
 
 
-def share_widths(cell: Cell, samples: list[Sample]) -> dict[str, tuple[float | None, int]]:
-    """test -> the relative half-width of the cell's share interval, and its pairs."""
-    shares = paired_shares(samples)
+def share_widths(
+    cell: Cell, samples: list[Sample], shares: dict[tuple, list[float]]
+) -> dict[str, tuple[float | None, int]]:
+    """test -> the relative half-width of the cell's share interval, and its pairs
+    (``shares``: paired_shares of ``samples``)."""
     widths = {}
     for sample in samples:
         if sample.status != OK or not same_cell(sample, cell):
