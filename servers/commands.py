@@ -19,6 +19,7 @@ import time
 from collections import deque
 
 from servers import __version__, hiredis_parser, protocol
+from servers.hiredis_parser import is_request
 from servers.protocol import (
     EMPTY_ARRAY,
     NULL_ARRAY,
@@ -300,10 +301,10 @@ class Session:
         parser = self.parser
         try:
             while not self.closing and len(replies) < COMMANDS_PER_BATCH:
-                commands = parser.commands(COMMANDS_PER_BATCH - len(replies))
+                commands = parser.unchecked_commands(COMMANDS_PER_BATCH - len(replies))
                 if not commands:
                     break
-                self._run(commands, replies)
+                self._run(commands, replies, parser.unchecked)
                 if parser.idle:  # it holds nothing more: no need to ask again
                     break
         except protocol.ProtocolError as exc:
@@ -313,8 +314,13 @@ class Session:
         self.state.total_commands += len(replies)
         return replies
 
-    def _run(self, commands: list[list[bytes]], replies: list[bytes]) -> None:
-        """Append the reply to each command in turn; stop after one that closes."""
+    def _run(self, commands: list, replies: list[bytes], unchecked: bool) -> None:
+        """Append the reply to each command in turn; stop after one that closes.
+
+        ``unchecked`` (hiredis's requests, see HiredisParser): each command must be proven a
+        plain request (a non-empty list of bytes) before it runs; the first that is not goes
+        back to the parser, which reads it again as redis would, and the batch ends there.
+        """
         append = replies.append
         state = self.state
         data = state.data
@@ -326,13 +332,22 @@ class Session:
         # either, so ``plain`` is worked out again after each.
         plain = self.authenticated and not state.expires
         for argv in commands:
-            if plain and len(argv) == 2 and argv[0] == b"GET":
-                value = data.get(argv[1])
-                if type(value) is string_reply_type:  # read before: its reply as it is
-                    append(value)
-                    continue
-                # a string read for the first time, a missing key or another type: cmd_get
-            elif plain and len(argv) == 3 and argv[0] == b"SET":
+            try:
+                if plain and len(argv) == 2 and argv[0] == b"GET":
+                    value = data.get(argv[1])
+                    # Read before: its reply as it is. Only bytes equal a stored key, so
+                    # this also proves an unchecked request plain, at no cost.
+                    if type(value) is string_reply_type:
+                        append(value)
+                        continue
+                    # a string read for the first time, a missing key or another type
+            except TypeError:  # len() of a scalar, or an unhashable key: not a request
+                self.parser.reread(argv)
+                return
+            if unchecked and not is_request(argv):
+                self.parser.reread(argv)
+                return
+            if plain and len(argv) == 3 and argv[0] == b"SET":
                 data[argv[1]] = argv[2]
                 append(OK)
                 continue

@@ -14,7 +14,6 @@ Runs on Python 3.9 (Debian's PyPy).
 from __future__ import annotations
 
 import sys
-from itertools import chain
 
 from servers import protocol
 
@@ -37,18 +36,50 @@ HIREDIS_MIN_CHUNK = 96
 
 
 class HiredisParser:
-    """The interface of protocol.RequestParser, with hiredis parsing whole chunks of requests."""
+    """The interface of protocol.RequestParser, with hiredis parsing whole chunks of requests.
 
-    __slots__ = ("_max_chunk", "_python", "_reader", "_ready", "hiredis_chunks")
+    hiredis's requests come *unchecked* from ``unchecked_commands``: each is a plain request
+    (a non-empty list of bytes) or the caller hands it back with ``reread``, and the Python
+    parser reads its chunk again from there. The caller may prove a request plain more
+    cheaply than a check of every argument can: the server's GET path does, by finding a
+    stored value under the key (only bytes equal a stored key). ``commands`` checks them all
+    itself.
+    """
+
+    __slots__ = (
+        "_chunk",
+        "_chunk_commands",
+        "_last_header",
+        "_last_length",
+        "_max_chunk",
+        "_options",
+        "_python",
+        "_reader",
+        "_ready",
+        "hiredis_chunks",
+        "unchecked",
+    )
 
     def __init__(self, **options) -> None:
+        self._options = options
         self._python = protocol.RequestParser(**options)
         # A chunk no longer than the limits cannot hold a bulk over the bulk limit, nor
         # fill the query buffer past its limit.
         self._max_chunk = min(self._python.max_bulk_len, self._python.max_query_buffer)
         self._reader = hiredis.Reader()
-        self._ready: list[list[bytes]] = []  # parsed by hiredis, not yet taken
+        # The requests hiredis read from the last chunk it took (``_chunk``), and those of
+        # them not taken yet. While ``_chunk`` is set, its requests are unchecked and the
+        # Python parser holds nothing, so that ``reread`` can give it the chunk.
+        self._chunk: bytes | None = None
+        self._chunk_commands: list = []
+        self._ready: list = []
+        # The array header that made hiredis read the last chunk whole, and that chunk's
+        # length: a chunk of the same length most likely holds as many requests (a client
+        # repeating a pipeline), which saves counting them.
+        self._last_length = -1
+        self._last_header = b""
         self.hiredis_chunks = 0  # chunks hiredis parsed (the others went to Python)
+        self.unchecked = False  # whether the last batch handed out is unchecked
 
     @property
     def authenticated(self) -> bool:
@@ -68,6 +99,13 @@ class HiredisParser:
         return bool(self._ready) or self._python.in_request
 
     def feed(self, data: bytes) -> None:
+        if self._ready:
+            # A backlog: what arrives now is read after hiredis's requests, by the Python
+            # parser, which must hold nothing while they are unchecked: check them first.
+            self._check_ready()
+            self._python.feed(data)
+            return
+        self._chunk = None  # every request of the last chunk has run
         # hiredis only while the Python parser is known to hold nothing (between requests),
         # and after AUTH: before it the Python parser applies the tighter limits redis sets.
         if (
@@ -77,27 +115,71 @@ class HiredisParser:
         ):
             commands = self._whole_requests(data)
             if commands is not None:
-                self._ready += commands
+                self._ready = self._chunk_commands = commands
+                self._chunk = data
                 self.hiredis_chunks += 1
                 return
         self._python.feed(data)
 
-    def commands(self, limit: int) -> list[list[bytes]]:
-        """As protocol.RequestParser.commands. hiredis's requests come first: the Python
+    def unchecked_commands(self, limit: int) -> list:
+        """As protocol.RequestParser.commands, but hiredis's requests come unchecked
+        (``unchecked`` set): see the class's docstring. hiredis's come first: the Python
         parser is given bytes only while it holds some already, or when hiredis refused
-        them, so whatever it holds arrived after them."""
+        them, or behind a backlog (checked then), so whatever it holds arrived after them."""
         ready = self._ready
         if ready:
+            self.unchecked = self._chunk is not None
             if len(ready) <= limit:
                 self._ready = []
                 return ready
-            batch = ready[:limit]
-            del ready[:limit]
-            return batch
+            self._ready = ready[limit:]  # a new list: _chunk_commands stays whole
+            return ready[:limit]
+        self.unchecked = False
         return self._python.commands(limit)
 
-    def _whole_requests(self, data: bytes) -> list[list[bytes]] | None:
-        """The requests in ``data`` if it is nothing but whole plain multibulk requests."""
+    def commands(self, limit: int) -> list[list[bytes]]:
+        """As protocol.RequestParser.commands: every request checked."""
+        batch = self.unchecked_commands(limit)
+        if self.unchecked:
+            for index, argv in enumerate(batch):
+                if not is_request(argv):
+                    self.reread(argv)
+                    return batch[:index] or self._python.commands(limit)
+        return batch
+
+    def reread(self, argv) -> None:
+        """``argv``, handed out unchecked, is not a plain request: from its request on, the
+        chunk is the Python parser's, which reads it as redis does (an inline command, a
+        skipped empty request, or a protocol error after the requests before it). Those
+        before it have run; the caller runs no more of the batch it was in."""
+        self._reread_after(next(i for i, cmd in enumerate(self._chunk_commands) if cmd is argv))
+
+    def _check_ready(self) -> None:
+        """Check the requests not taken yet; from the first that is not plain, the chunk is
+        the Python parser's, from the first request not taken."""
+        for argv in self._ready:
+            if not is_request(argv):
+                self._reread_after(len(self._chunk_commands) - len(self._ready))
+                return
+        self._chunk = None  # all checked
+
+    def _reread_after(self, done: int) -> None:
+        """The Python parser reads the chunk again, past the ``done`` requests that ran."""
+        python = protocol.RequestParser(**self._options)
+        python.authenticated = self._python.authenticated
+        python.feed(self._chunk)
+        while done > 0:  # hiredis read each of them as a plain request, as Python reads it
+            taken = python.commands(done)
+            if not taken:
+                break
+            done -= len(taken)
+        self._python = python  # it held nothing while the chunk's requests were unchecked
+        self._ready = []
+        self._chunk = None
+
+    def _whole_requests(self, data: bytes) -> list | None:
+        """What hiredis reads in ``data`` if it is nothing but whole multibulk requests,
+        unchecked: see is_request."""
         if data[0] != 0x2A:
             return None  # inline (the first byte is not '*')
         # One memchr per byte (``in`` with an int, not a bytes, which would cost a caught
@@ -105,13 +187,30 @@ class HiredisParser:
         for byte in AMBIGUOUS_BYTES:
             if byte in data:
                 return None  # maybe a type to leave to Python
+        length = len(data)
+        if length == self._last_length:
+            commands = self._read_as_array(self._last_header, data)
+            if commands is not None:
+                return commands
         # Read the chunk as one array of every request it would hold if each request after
         # the first starts right after a CRLF: one gets() for the chunk instead of one per
         # request. A payload holding CRLF '*' makes the count too large, so the array is
         # left incomplete; a chunk ending inside a request leaves bytes unread or the array
         # incomplete. Either way hiredis did not read the chunk as whole requests.
+        header = b"*%d\r\n" % (data.count(b"\r\n*") + 1)
+        commands = self._read_as_array(header, data)
+        if commands is not None:
+            self._last_length = length
+            self._last_header = header
+        return commands
+
+    def _read_as_array(self, header: bytes, data: bytes) -> list | None:
+        """The items of the array ``header`` announces, if ``data`` is exactly those items.
+
+        Whatever the header's count, an array that completes with no byte left over proves
+        the chunk ends between top-level items: the count only decides whether it does."""
         reader = self._reader
-        reader.feed(b"*%d\r\n" % (data.count(b"\r\n*") + 1))
+        reader.feed(header)
         reader.feed(data)
         try:
             commands = reader.gets()
@@ -122,21 +221,20 @@ class HiredisParser:
             # It holds part of the array, or stopped at an error.
             self._reader = hiredis.Reader()
             return None
-        if not _are_requests(commands):
-            return None
-        if not all(commands):  # *0: skipped, as redis does
-            commands = [command for command in commands if command]
         return commands
 
 
-def _are_requests(commands: list) -> bool:
-    """Every command iterable (an array: no integer, error or null) and every argument
-    bytes (no integer, error, null, double, boolean or nested array), as plain multibulk
-    requests give. (No command is bytes either: its items would be ints.)"""
+def is_request(argv) -> bool:
+    """Whether hiredis's reading of a request is a plain multibulk request: a non-empty list
+    of bytes. Anything else (an integer, error, null, double, boolean or nested array where
+    an argument belongs, an empty or null request, a top-level item that is not an array)
+    is the Python parser's to read as redis does."""
+    if type(argv) is not list or not argv:
+        return False
     try:
         # join() takes nothing but bytes-like items, and hiredis gives no bytes-like object
         # other than bytes; it costs a quarter less than collecting the items' types.
-        b"".join(chain.from_iterable(commands))
+        b"".join(argv)
     except TypeError:
         return False
     return True

@@ -348,6 +348,11 @@ class RequestParser:
                 self.idle = True  # the limit reached exactly at the end of what it holds
         return found
 
+    # The interface servers.hiredis_parser.HiredisParser adds: this parser's requests are
+    # always checked.
+    unchecked = False
+    unchecked_commands = commands
+
     def _join(self) -> None:
         """Append the received parts to the unconsumed bytes: one copy, only when useful."""
         parts = self._parts
