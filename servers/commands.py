@@ -335,12 +335,15 @@ class Session:
             try:
                 if plain and len(argv) == 2 and argv[0] == b"GET":
                     value = data.get(argv[1])
-                    # Read before: its reply as it is. Only bytes equal a stored key, so
-                    # this also proves an unchecked request plain, at no cost.
-                    if type(value) is string_reply_type:
+                    # A string found proves an unchecked request plain, at no cost: only
+                    # bytes equal a stored key.
+                    if type(value) is string_reply_type:  # read before: its reply as it is
                         append(value)
                         continue
-                    # a string read for the first time, a missing key or another type
+                    if type(value) is bytes:  # as cmd_get, without the call
+                        append(first_read(data, argv[1], value))
+                        continue
+                    # a missing key or another type: cmd_get
             except TypeError:  # len() of a scalar, or an unhashable key: not a request
                 self.parser.reread(argv)
                 return
@@ -610,11 +613,17 @@ def cmd_get(session: Session, argv: list[bytes]) -> bytes:
     value = state.data.get(argv[1])
     if value is None:
         return NULL_BULK
-    if type(value) is bytes:  # read for the first time: keep its reply for the next GET
-        value = state.data[argv[1]] = StringReply(bulk(value))
-    elif type(value) is not StringReply:
+    if type(value) is bytes:
+        return first_read(state.data, argv[1], value)
+    if type(value) is not StringReply:
         return WRONGTYPE
     return value
+
+
+def first_read(data: dict, key: bytes, value: bytes) -> StringReply:
+    """A string read for the first time: its reply, kept in its place for the next GET."""
+    reply = data[key] = StringReply(bulk(value))
+    return reply
 
 
 def cmd_set(session: Session, argv: list[bytes]) -> bytes:
