@@ -129,14 +129,23 @@ def outcome(parser_class, chunks: list[bytes]) -> list:
     """Every command a parser finds in ``chunks``, then the protocol error it stops at."""
     parser = parser_class()
     found: list = []
+    for chunk in chunks:
+        parser.feed(chunk)
+        found = drain(parser, found)
+        if found and isinstance(found[-1], str):
+            break  # the protocol error
+    return found
+
+
+def drain(parser, found: list) -> list:
+    """``found``, then what ``parser`` gives now, to the protocol error it stops at."""
+    found = list(found)
     try:
-        for chunk in chunks:
-            parser.feed(chunk)
-            while True:
-                commands = parser.commands(1000)
-                if not commands:
-                    break
-                found.extend(commands)
+        while True:
+            commands = parser.commands(1000)
+            if not commands:
+                break
+            found.extend(commands)
     except ProtocolError as exc:
         found.append(f"ProtocolError: {exc}")
     return found
@@ -316,23 +325,9 @@ def test_a_backlog_is_checked_before_the_python_parser_reads_on(bad, last):
             parser.feed(b"".join(requests))
             first = parser.commands(500)
             parser.feed(multibulk([b"PING"]) * 10)
-            found[parser_class] = outcome_after(parser, first)
+            found[parser_class] = drain(parser, first)
         assert found[HiredisParser] == found[RequestParser]
         assert found[HiredisParser][-1] == last
-
-
-def outcome_after(parser, found: list) -> list:
-    """What ``parser`` gives after ``found``, to the protocol error it stops at."""
-    found = list(found)
-    try:
-        while True:
-            commands = parser.commands(1000)
-            if not commands:
-                break
-            found.extend(commands)
-    except ProtocolError as exc:
-        found.append(f"ProtocolError: {exc}")
-    return found
 
 
 def test_the_count_guessed_from_the_last_chunk_of_the_same_length():
