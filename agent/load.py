@@ -62,6 +62,7 @@ def prepare(params: dict) -> dict:
         verified["preloaded_keys"] = preload(
             host, port, password, workload["keyspace"], workload.get("data_size", 3)
         )
+        verified["preload_read_back"] = True  # preload read every key back, or raised
     rate = warm_up(params)
     if workload.get("seconds"):
         if not rate:

@@ -105,7 +105,9 @@ RECORD_SHAPE = Fields(
         "cell_ended": Maybe(NUMBER),
         "requests": Maybe(INTEGER),
         "warmup_rps": Maybe(NUMBER),
-        "verified": Maybe(Fields({"preloaded_keys": Maybe(INTEGER)})),
+        "verified": Maybe(
+            Fields({"preloaded_keys": Maybe(INTEGER), "preload_read_back": Maybe(BOOLEAN)})
+        ),
         "counters": Maybe(Fields({"before": Maybe(COUNTERS), "after": Maybe(COUNTERS)})),
         "server_cpu_s": Maybe(NUMBER),  # folders from before result.json carried it
         "load_hosts": Maybe(MapOf(ANY)),  # the same: only its keys (host names) are used

@@ -38,7 +38,12 @@ ARTEFACTS = {"argv.json", "stdout.csv", "stderr.txt", "result.json"}
 def test_prepare_verifies_preloads_and_warms_up(our_server):
     flush(our_server)
     result = prepare(params(our_server, workload={**WORKLOAD, "preload": True}))
-    assert result["verified"] == {"round_trip": True, "dbsize": 0, "preloaded_keys": 1000}
+    assert result["verified"] == {
+        "round_trip": True,
+        "dbsize": 0,
+        "preloaded_keys": 1000,
+        "preload_read_back": True,
+    }
     assert result["warmup_rps"] > 0
     assert result["requests"] == 5000
     assert result["run_timeout"] == derived_timeout(5000, result["warmup_rps"], 120.0, 30.0)

@@ -23,6 +23,7 @@ from agent.loadgen import (
     others_started,
     pids_between,
     preload,
+    read_back,
     run_benchmark,
     verify,
     wait_until_answering,
@@ -120,6 +121,25 @@ def test_preloaded_keys_are_the_ones_redis_benchmark_asks_for(redis_server):
     assert int(stats["keyspace_misses"]) == misses
     assert int(stats["keyspace_hits"]) >= 5000
     assert key_name(499) == b"key:000000000499"
+
+
+def test_the_preload_read_back_refuses_a_key_that_does_not_hold_the_value(redis_server):
+    """Every key is read back, a batch per round trip: one wrong value in the middle of a
+    batch fails the cell, naming the key, and the connection stays usable."""
+    hits = int(info_stats(redis_server)["keyspace_hits"])
+    assert preload(HOST, redis_server.port, PASSWORD, keyspace=2500, data_size=3) == 2500
+    assert int(info_stats(redis_server)["keyspace_hits"]) == hits + 2500  # each key read once
+    connection = Connection(HOST, redis_server.port, PASSWORD)
+    try:
+        read_back(connection, 2500, b"xxx")  # as preloaded: nothing to say
+        connection.call(b"SET", key_name(1234), b"yyy")
+        with pytest.raises(CellError) as caught:
+            read_back(connection, 2500, b"xxx")
+        assert caught.value.kind == "verify_failed"
+        assert "key:000000001234 reads back b'yyy' (wanted b'xxx')" in str(caught.value)
+        assert connection.call(b"PING") == "PONG"  # every reply of the batch was read
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize("server", ["redis_server", "our_server"])

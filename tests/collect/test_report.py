@@ -194,6 +194,31 @@ def test_conditions_name_a_parser_the_run_chose(default_report, run_copy):
     ) in head
 
 
+def test_conditions_say_the_preload_was_read_back_only_where_every_sample_says_so(
+    default_report, run_copy
+):
+    """The committed run is from before the read-back: its text stays as it was."""
+    path, _, _ = default_report
+    markdown = (path / "report.md").read_text()
+    assert "GETs hit: all 100,000 keys of -r 100000 were preloaded before each run" in markdown
+    read_back = run_copy("default")
+    samples = sorted((read_back / "raw").glob("*/sample.json"))
+    for sample_path in samples:
+        sample = json.loads(sample_path.read_text())
+        if sample.get("verified"):
+            sample["verified"]["preload_read_back"] = True
+            sample_path.write_text(json.dumps(sample))
+    report.report(read_back, with_plots=False)
+    markdown = (read_back / "report.md").read_text()
+    assert markdown.count("were preloaded and read back before each run") == 2  # both workloads
+    # One sample that did not read back: the workload's text does not claim it.
+    sample = json.loads(samples[0].read_text())
+    del sample["verified"]["preload_read_back"]
+    samples[0].write_text(json.dumps(sample))
+    report.report(read_back, with_plots=False)
+    assert (read_back / "report.md").read_text().count("and read back") == 1
+
+
 def test_details_show_the_share_with_its_interval_and_every_latency(default_report, run_copy):
     path, _, _ = default_report
     markdown = (path / "report.md").read_text()
