@@ -26,6 +26,7 @@ class _Connections:
         self._open: dict[socket.socket, threading.Thread] = {}
 
     def start(self, conn: socket.socket, state: ServerState, lock: threading.Lock) -> None:
+        # Daemon still: should serve() end by an error before stop_all, the process exits.
         thread = threading.Thread(target=handle, args=(conn, state, lock, self), daemon=True)
         with self._lock:
             self._open[conn] = thread
@@ -48,7 +49,8 @@ class _Connections:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
         for thread in threads:
-            # The stop signal may have come between registering a thread and starting it.
+            # A thread whose start() raised (no thread could be made) has nothing to join, and
+            # joining it would raise over the error that ended serve().
             if thread.ident is not None:
                 thread.join()
 

@@ -214,7 +214,7 @@ def test_sigterm_exits_zero_with_clients_connected(impl, tmp_path):
 def test_a_stop_of_the_threads_server_ends_every_connection_thread():
     """In-process, so the threads can be seen. When serve() returns on SIGTERM, no
     connection's thread may be left running: the interpreter's finalization would tear it
-    down, printing a traceback into the log once in a few hundred stops. Connections wait in
+    down, printing a traceback into the log (about one stop in a hundred). Connections wait in
     recv, in the middle of a request, and in sendall to a client that does not read."""
     sock = runtime.listen(HOST, 0)
     port = sock.getsockname()[1]
